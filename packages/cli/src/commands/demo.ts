@@ -1,0 +1,75 @@
+/**
+ * `voxfleet demo`: runs the demo campaign against the stack that `voxfleet start` runs
+ * from the same data dir. With no stack answering, it starts one for the run (its log goes
+ * to `<data dir>/stack.log`) and stops it afterwards.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { runDemo, summariseReport } from '../demo/run-demo.js';
+import { LocalStack } from '../stack/local-stack.js';
+import { readSecrets } from '../stack/secrets.js';
+import { bridgeUrlOf } from '../stack/services.js';
+import { DemoFlags, parseFlags } from '../options.js';
+import { handleStopSignals } from './start.js';
+
+async function isAnswering(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function runDemoCommand(values: Record<string, unknown>): Promise<number> {
+  const flags = parseFlags(DemoFlags, values);
+  const dataDir = resolve(flags['data-dir']);
+  const out = process.stdout;
+  let stack: LocalStack | undefined;
+  let bridgeUrl: string;
+  let apiKey: string;
+
+  const existing = readSecrets(dataDir);
+  if (existing && (await isAnswering(existing.bridgeUrl))) {
+    bridgeUrl = existing.bridgeUrl;
+    apiKey = existing.apiKey;
+    out.write(`using the running stack at ${bridgeUrl}\n`);
+  } else {
+    await mkdir(dataDir, { recursive: true });
+    const logFile = join(dataDir, 'stack.log');
+    const layout = {
+      host: '127.0.0.1',
+      basePort: flags['base-port'],
+      workers: flags.workers,
+      dataDir,
+      simSpeed: flags['sim-speed'],
+      logLevel: flags['log-level'],
+    };
+    out.write(`no stack answers at ${bridgeUrlOf(layout)}; starting one (log: ${logFile})\n`);
+    stack = new LocalStack({ ...layout, output: createWriteStream(logFile), colour: false });
+    void handleStopSignals(stack, out).then(() => process.exit(130));
+    const info = await stack.start();
+    bridgeUrl = info.bridgeUrl;
+    apiKey = info.apiKey;
+  }
+
+  try {
+    const report = await runDemo({
+      bridgeUrl,
+      apiKey,
+      botFile: flags.bot,
+      contactsFile: flags.contacts,
+      concurrency: flags.concurrency,
+      maxAttempts: flags['max-attempts'],
+      retryBackoffMs: flags['retry-backoff-ms'],
+      timeoutMs: flags['timeout-ms'],
+      output: out,
+      interactive: out.isTTY === true,
+    });
+    out.write(`${summariseReport(report)}\n`);
+    return report.problems.length === 0 ? 0 : 1;
+  } finally {
+    await stack?.stop();
+  }
+}

@@ -1,0 +1,46 @@
+/** `voxfleet start`: runs the local stack until Ctrl-C or SIGTERM. */
+import { resolve } from 'node:path';
+import { LocalStack } from '../stack/local-stack.js';
+import { StackFlags, parseFlags } from '../options.js';
+
+/** Calls `stop` on the first SIGINT/SIGTERM and `kill` on the second. */
+export function handleStopSignals(stack: LocalStack, output: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolveStopped) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        output.write(`\n${signal}: stopping (press Ctrl-C again to kill everything)\n`);
+        void stack.stop().then(resolveStopped);
+      } else {
+        stack.kill();
+        resolveStopped();
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export async function runStartCommand(values: Record<string, unknown>): Promise<number> {
+  const flags = parseFlags(StackFlags, values);
+  const stack = new LocalStack({
+    host: '127.0.0.1',
+    basePort: flags['base-port'],
+    workers: flags.workers,
+    dataDir: resolve(flags['data-dir']),
+    simSpeed: flags['sim-speed'],
+    logLevel: flags['log-level'],
+    output: process.stdout,
+    colour: process.stdout.isTTY === true,
+  });
+  const stopped = handleStopSignals(stack, process.stdout);
+
+  const info = await stack.start();
+  process.stdout.write(
+    `\nvoxfleet is running. API docs: ${info.bridgeUrl}/docs  API key: ${info.apiKey}\n` +
+      `Run the demo campaign in another terminal: npm run demo\n\n`,
+  );
+  await stopped;
+  return 0;
+}

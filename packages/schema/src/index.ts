@@ -1,0 +1,3 @@
+export * from './bot.js';
+export * from './call.js';
+export * from './dialling.js';

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Compiles each workspace to its dist/ folder with tsc, in dependency order (the order of
+// "workspaces" in package.json), so each package builds against its dependencies' types.
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const root = new URL('..', import.meta.url).pathname;
+const { workspaces } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url)));
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+for (const workspace of workspaces) {
+  const result = spawnSync(process.execPath, [tsc, '-p', `${workspace}/tsconfig.build.json`], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) {
+    console.error(`build failed in ${workspace}`);
+    process.exit(result.status ?? 1);
+  }
+}
