@@ -48,7 +48,8 @@ function decodeAlawSample(byte: number): number {
   const sign = value & 0x80;
   const exponent = (value >> 4) & 0x07;
   const mantissa = value & 0x0f;
-  let magnitude = exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
+  let magnitude =
+    exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
   if (magnitude > 32767) magnitude = 32767;
   return sign ? magnitude : -magnitude;
 }

@@ -93,6 +93,10 @@ export function wavHeader(sampleRate: number, channels: number, dataBytes: numbe
 
 /** Encodes interleaved 16-bit samples as a PCM WAV file. */
 export function encodeWav(audio: PcmAudio): Buffer {
-  const data = Buffer.from(audio.samples.buffer, audio.samples.byteOffset, audio.samples.byteLength);
+  const data = Buffer.from(
+    audio.samples.buffer,
+    audio.samples.byteOffset,
+    audio.samples.byteLength,
+  );
   return Buffer.concat([wavHeader(audio.sampleRate, audio.channels, data.byteLength), data]);
 }

@@ -89,7 +89,10 @@ test('levelDb of full scale sine is about -3 dBFS and of silence -100', () => {
 });
 
 test('splitFrames pads the last frame with silence', () => {
-  const frames = splitFrames(Int16Array.from({ length: 170 }, () => 5), 160);
+  const frames = splitFrames(
+    Int16Array.from({ length: 170 }, () => 5),
+    160,
+  );
   assert.equal(frames.length, 2);
   assert.equal(frames[1]?.[9], 5);
   assert.equal(frames[1]?.[10], 0);

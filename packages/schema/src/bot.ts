@@ -33,9 +33,7 @@ export type Prompt = z.infer<typeof Prompt>;
 
 const DtmfDigit = z.string().regex(/^[0-9*#]$/, 'must be one DTMF digit: 0-9, * or #');
 
-export const SayNode = z
-  .object({ type: z.literal('say'), prompt: Prompt, next: NodeId })
-  .strict();
+export const SayNode = z.object({ type: z.literal('say'), prompt: Prompt, next: NodeId }).strict();
 
 export const AskNode = z
   .object({
@@ -89,7 +87,12 @@ export const BotConfig = z
     start: NodeId,
     nodes: z.record(NodeId, FlowNode),
     bargeIn: z.boolean().default(true),
-    maxCallDurationMs: z.number().int().min(5_000).max(4 * 3_600_000).default(600_000),
+    maxCallDurationMs: z
+      .number()
+      .int()
+      .min(5_000)
+      .max(4 * 3_600_000)
+      .default(600_000),
     vad: VadOptions.default({ thresholdDb: -35, minSpeechMs: 120, endSilenceMs: 700 }),
   })
   .strict()

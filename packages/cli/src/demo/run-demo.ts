@@ -127,10 +127,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   }
   await api.request('POST', `/v1/campaigns/${campaign.id}/start`);
 
-  let current = campaign;
   let lastLine = '';
   while (true) {
-    current = await api.request('GET', `/v1/campaigns/${campaign.id}`);
+    const current: Campaign = await api.request('GET', `/v1/campaigns/${campaign.id}`);
     const line = progressLine(current, Date.now() - startedAt);
     if (options.interactive) out.write(`\r${line}`);
     else if (line.replace(/\s+\d+ s /, ' ') !== lastLine.replace(/\s+\d+ s /, ' ')) {
