@@ -19,6 +19,21 @@ export interface WorkerRegistration {
   labels: Record<string, string>;
   /** The worker disappears this long after its last heartbeat. */
   ttlMs: number;
+  /**
+   * The call the worker is running, sent when it registers again after the registry lost
+   * it (`heartbeat` returned false), so the slot comes back busy instead of idle. Applied
+   * only when the registry has no live entry for the worker; a live entry keeps its own
+   * reservation. The fence counter moves past `fence`, so it is never handed out again.
+   */
+  activeReservation?: ActiveReservation;
+}
+
+export interface ActiveReservation {
+  token: string;
+  fence: number;
+  callId: string;
+  tenantId?: string;
+  campaignId?: string;
 }
 
 export interface ReserveRequest {
@@ -59,7 +74,7 @@ export interface Reservation {
   token: string;
   /**
    * Monotonically increasing fencing number, never reused. SQLite keeps one counter per
-   * database; Redis keeps one per pool, because a Redis Cluster slot holds one pool.
+   * database; Redis keeps one per pool, because the keys of one pool share one Cluster slot.
    */
   fence: number;
   callId: string;

@@ -1,0 +1,58 @@
+/**
+ * The capacity registry: workers register one-call slots, the dialler reserves them.
+ * `openRegistry` loads only the backend the URL names, so a process on SQLite never
+ * loads ioredis and a process on Redis never loads better-sqlite3.
+ *
+ * @example
+ * const registry = await openRegistry('sqlite:.voxfleet/registry.db');
+ * await registry.register({ workerId: 'w1', url, host, pool: 'default', labels: {}, ttlMs: 15_000 });
+ */
+import type { Logger } from '@voxfleet/logger';
+import type { CapacityRegistry } from './types.js';
+import { parseRegistryUrl } from './url.js';
+
+export * from './errors.js';
+export type * from './types.js';
+export { parseRegistryUrl, type RegistryLocation } from './url.js';
+
+export interface OpenRegistryOptions {
+  /** SQLite only: the clock for every expiry, in epoch milliseconds. Defaults to `Date.now`. */
+  now?: () => number;
+  /** SQLite only: how long a write waits for another process's lock. Defaults to 5000. */
+  busyTimeoutMs?: number;
+  /** Redis only: prefix of every key. Defaults to `voxfleet:`. */
+  keyPrefix?: string;
+  /** Redis only: how long connecting may take. Defaults to 5000. */
+  connectTimeoutMs?: number;
+  /** Redis only: receives connection failures and recoveries. */
+  logger?: Logger;
+}
+
+/**
+ * Opens the registry at `url`: `sqlite:<path>` or `redis://host:port[/db]`. Throws
+ * `RegistryInvalidUrlError` for a bad URL and `RegistryUnavailableError` when the store
+ * cannot be opened.
+ */
+export async function openRegistry(
+  url: string,
+  options: OpenRegistryOptions = {},
+): Promise<CapacityRegistry> {
+  const location = parseRegistryUrl(url);
+  if (location.kind === 'sqlite') {
+    const { SqliteRegistry } = await import('./sqlite/sqlite-registry.js');
+    return SqliteRegistry.open({
+      path: location.path,
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    });
+  }
+  const { RedisRegistry } = await import('./redis/redis-registry.js');
+  return RedisRegistry.open({
+    url: location.url,
+    ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
+    ...(options.connectTimeoutMs === undefined
+      ? {}
+      : { connectTimeoutMs: options.connectTimeoutMs }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+}

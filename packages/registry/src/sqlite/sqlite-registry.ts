@@ -1,0 +1,347 @@
+/**
+ * The SQLite backend: the embedded default, shared by the processes of one host through
+ * one database file. The file runs in WAL mode, and every mutation is one `BEGIN IMMEDIATE`
+ * transaction, so two processes never reserve the same slot. Expiry uses one clock, the
+ * host's (`now`), which every process sharing the file also reads.
+ *
+ * @example
+ * const registry = SqliteRegistry.open({ path: '.voxfleet/registry.db' });
+ * const reservation = await registry.reserve({ pool: 'default', callId, reservationTtlMs: 10_000 });
+ */
+import Database from 'better-sqlite3';
+import {
+  RegistryClosedError,
+  RegistryError,
+  RegistryQuotaExceededError,
+  RegistryUnavailableError,
+} from '../errors.js';
+import { toSlotView, type StoredWorker } from '../slot-view.js';
+import type {
+  CapacityRegistry,
+  ConfirmResult,
+  Reservation,
+  ReserveRequest,
+  SlotView,
+  WorkerRegistration,
+} from '../types.js';
+import {
+  checkDuration,
+  checkId,
+  checkPool,
+  checkRegistration,
+  checkReserveRequest,
+  createToken,
+  labelsMatch,
+  quotaIds,
+} from '../validate.js';
+import { LIVE_RESERVATION, SCHEMA, type WorkerRow } from './schema.js';
+
+export interface SqliteRegistryOptions {
+  /** Database file, or `:memory:` for a store private to this process. */
+  path: string;
+  /** Clock for every expiry, in epoch milliseconds. Defaults to `Date.now`. */
+  now?: () => number;
+  /** How long a transaction waits for another process's write lock. Defaults to 5000. */
+  busyTimeoutMs?: number;
+}
+
+const CLEAR_RESERVATION = `token = NULL, fence = NULL, call_id = NULL, tenant_id = NULL,
+  campaign_id = NULL, deadline = NULL, confirmed = 0`;
+
+export class SqliteRegistry implements CapacityRegistry {
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+  private readonly statements = new Map<string, Database.Statement>();
+  private closed = false;
+
+  private constructor(db: Database.Database, now: () => number) {
+    this.db = db;
+    this.now = now;
+  }
+
+  /** Opens (and creates when missing) the database file and its tables. */
+  static open(options: SqliteRegistryOptions): SqliteRegistry {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(options.path, { timeout: busyTimeoutMs });
+      db.pragma('journal_mode = WAL');
+      // NORMAL is durable across process crashes in WAL mode; only a power loss can drop
+      // the last transactions, which workers re-assert on their next heartbeat.
+      db.pragma('synchronous = NORMAL');
+      const opened = db;
+      opened.transaction(() => opened.exec(SCHEMA)).immediate();
+    } catch (err) {
+      db?.close();
+      throw new RegistryUnavailableError(`cannot open SQLite registry at ${options.path}`, {
+        cause: err,
+      });
+    }
+    return new SqliteRegistry(db, options.now ?? Date.now);
+  }
+
+  async register(worker: WorkerRegistration): Promise<void> {
+    checkRegistration(worker);
+    return this.write(() => {
+      const now = this.now();
+      const existing = this.row(worker.workerId);
+      const labels = JSON.stringify(worker.labels);
+      const expiresAt = now + worker.ttlMs;
+
+      if (existing !== undefined && existing.expires_at > now) {
+        // A live worker re-asserting itself keeps its reservation and drain flag.
+        this.statement(
+          `UPDATE registry_workers SET url = ?, host = ?, pool = ?, labels = ?, expires_at = ?
+             WHERE worker_id = ?`,
+        ).run(worker.url, worker.host, worker.pool, labels, expiresAt, worker.workerId);
+        return;
+      }
+
+      // A new worker, or one that expired: whatever it held before is gone, and only the
+      // call it re-asserts comes back, as confirmed.
+      const active = worker.activeReservation;
+      this.statement('DELETE FROM registry_workers WHERE worker_id = ?').run(worker.workerId);
+      this.statement(
+        `INSERT INTO registry_workers (worker_id, url, host, pool, labels, expires_at, token,
+           fence, call_id, tenant_id, campaign_id, deadline, confirmed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        worker.workerId,
+        worker.url,
+        worker.host,
+        worker.pool,
+        labels,
+        expiresAt,
+        active?.token ?? null,
+        active?.fence ?? null,
+        active?.callId ?? null,
+        active?.tenantId ?? null,
+        active?.campaignId ?? null,
+        active === undefined ? null : now,
+        active === undefined ? 0 : 1,
+      );
+      if (active !== undefined) {
+        this.statement(
+          "UPDATE registry_counters SET value = max(value, ?) WHERE name = 'fence'",
+        ).run(active.fence);
+      }
+    });
+  }
+
+  async heartbeat(workerId: string, ttlMs: number): Promise<boolean> {
+    checkId('workerId', workerId);
+    checkDuration('ttlMs', ttlMs);
+    return this.write(() => {
+      const now = this.now();
+      const result = this.statement(
+        'UPDATE registry_workers SET expires_at = ? WHERE worker_id = ? AND expires_at > ?',
+      ).run(now + ttlMs, workerId, now);
+      return result.changes === 1;
+    });
+  }
+
+  async deregister(workerId: string): Promise<void> {
+    checkId('workerId', workerId);
+    return this.write(() => {
+      this.statement('DELETE FROM registry_workers WHERE worker_id = ?').run(workerId);
+    });
+  }
+
+  async reserve(request: ReserveRequest): Promise<Reservation | null> {
+    checkReserveRequest(request);
+    return this.write(() => {
+      const now = this.now();
+      const { tenantId, campaignId } = quotaIds(request);
+      this.checkQuota('tenant', 'tenant_id', request.pool, request.quotas?.tenant, now);
+      this.checkQuota('campaign', 'campaign_id', request.pool, request.quotas?.campaign, now);
+
+      const candidates = this.statement(
+        `SELECT * FROM registry_workers
+           WHERE pool = :pool AND expires_at > :now AND draining = 0
+             AND NOT (${LIVE_RESERVATION})
+           ORDER BY worker_id`,
+      ).all({ pool: request.pool, now }) as WorkerRow[];
+      const chosen = candidates.find((row) => labelsMatch(parseLabels(row.labels), request.labels));
+      if (chosen === undefined) return null;
+
+      const fenceRow = this.statement(
+        "UPDATE registry_counters SET value = value + 1 WHERE name = 'fence' RETURNING value",
+      ).get() as { value: number };
+      const token = createToken();
+      const deadline = now + request.reservationTtlMs;
+      this.statement(
+        `UPDATE registry_workers SET token = ?, fence = ?, call_id = ?, tenant_id = ?,
+             campaign_id = ?, deadline = ?, confirmed = 0
+           WHERE worker_id = ?`,
+      ).run(
+        token,
+        fenceRow.value,
+        request.callId,
+        tenantId,
+        campaignId,
+        deadline,
+        chosen.worker_id,
+      );
+
+      return {
+        workerId: chosen.worker_id,
+        url: chosen.url,
+        token,
+        fence: fenceRow.value,
+        callId: request.callId,
+        deadline,
+      };
+    });
+  }
+
+  async confirm(workerId: string, token: string): Promise<ConfirmResult> {
+    checkId('workerId', workerId);
+    return this.write((): ConfirmResult => {
+      const now = this.now();
+      const row = this.row(workerId);
+      if (row === undefined || row.expires_at <= now) return 'unknown-worker';
+      if (row.token === null || row.token !== token) return 'token-mismatch';
+      if (row.confirmed === 1) return 'confirmed';
+      if (row.deadline === null || row.deadline <= now) return 'expired';
+      this.statement('UPDATE registry_workers SET confirmed = 1 WHERE worker_id = ?').run(workerId);
+      return 'confirmed';
+    });
+  }
+
+  async release(workerId: string, token: string): Promise<boolean> {
+    checkId('workerId', workerId);
+    return this.write(() => {
+      const now = this.now();
+      const row = this.row(workerId);
+      if (row === undefined || row.token === null || row.token !== token) return false;
+      // The token still sits in the row: clear it even when the reservation already
+      // lapsed, but report true only when this call freed a slot that was held.
+      const wasHolding = row.expires_at > now && (row.confirmed === 1 || (row.deadline ?? 0) > now);
+      this.statement(`UPDATE registry_workers SET ${CLEAR_RESERVATION} WHERE worker_id = ?`).run(
+        workerId,
+      );
+      return wasHolding;
+    });
+  }
+
+  async setDraining(workerId: string, draining: boolean): Promise<boolean> {
+    checkId('workerId', workerId);
+    return this.write(() => {
+      const result = this.statement(
+        'UPDATE registry_workers SET draining = ? WHERE worker_id = ? AND expires_at > ?',
+      ).run(draining ? 1 : 0, workerId, this.now());
+      return result.changes === 1;
+    });
+  }
+
+  async list(pool?: string): Promise<SlotView[]> {
+    if (pool !== undefined) checkPool(pool);
+    return this.read(() => {
+      const now = this.now();
+      const rows = this.statement(
+        `SELECT * FROM registry_workers
+           WHERE expires_at > :now AND (:pool IS NULL OR pool = :pool)
+           ORDER BY pool, worker_id`,
+      ).all({ now, pool: pool ?? null }) as WorkerRow[];
+      return rows.map((row) => toSlotView(toStoredWorker(row), now));
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+
+  /** Prepares each SQL text once; better-sqlite3 statements are reusable. */
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (prepared === undefined) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
+  }
+
+  private row(workerId: string): WorkerRow | undefined {
+    return this.statement('SELECT * FROM registry_workers WHERE worker_id = ?').get(workerId) as
+      WorkerRow | undefined;
+  }
+
+  private checkQuota(
+    scope: 'tenant' | 'campaign',
+    column: 'tenant_id' | 'campaign_id',
+    pool: string,
+    quota: { id: string; limit: number } | undefined,
+    now: number,
+  ): void {
+    if (quota === undefined) return;
+    const { count } = this.statement(
+      `SELECT COUNT(*) AS count FROM registry_workers
+         WHERE pool = :pool AND ${column} = :id AND expires_at > :now AND ${LIVE_RESERVATION}`,
+    ).get({ pool, id: quota.id, now }) as { count: number };
+    if (count >= quota.limit) throw new RegistryQuotaExceededError(scope, quota.id, quota.limit);
+  }
+
+  /**
+   * Runs `work` in a `BEGIN IMMEDIATE` transaction, so it holds the write lock throughout.
+   * NOTE: better-sqlite3 is synchronous, so waiting for another process's lock blocks this
+   * event loop, for at most `busyTimeoutMs`.
+   */
+  private write<T>(work: () => T): Promise<T> {
+    return this.read(() => this.db.transaction(work).immediate());
+  }
+
+  private read<T>(work: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new RegistryClosedError());
+    try {
+      return Promise.resolve(work());
+    } catch (err) {
+      return Promise.reject(toRegistryError(err));
+    }
+  }
+}
+
+function toRegistryError(err: unknown): unknown {
+  if (err instanceof RegistryError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new RegistryUnavailableError('SQLite registry stayed locked by another process', {
+      cause: err,
+    });
+  }
+  return new RegistryUnavailableError('SQLite registry query failed', {
+    cause: err,
+    retryable: false,
+  });
+}
+
+function parseLabels(text: string): Record<string, string> {
+  return JSON.parse(text) as Record<string, string>;
+}
+
+function toStoredWorker(row: WorkerRow): StoredWorker {
+  return {
+    workerId: row.worker_id,
+    url: row.url,
+    host: row.host,
+    pool: row.pool,
+    labels: parseLabels(row.labels),
+    expiresAt: row.expires_at,
+    draining: row.draining === 1,
+    reservation:
+      row.token === null || row.fence === null || row.call_id === null || row.deadline === null
+        ? null
+        : {
+            token: row.token,
+            fence: row.fence,
+            callId: row.call_id,
+            tenantId: row.tenant_id,
+            campaignId: row.campaign_id,
+            deadline: row.deadline,
+            confirmed: row.confirmed === 1,
+          },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Input checks shared by both backends, so that both reject the same requests with the
+ * same `RegistryInvalidArgumentError`.
+ */
+import { randomBytes } from 'node:crypto';
+import { RegistryInvalidArgumentError } from './errors.js';
+import type { ReserveRequest, WorkerRegistration } from './types.js';
+
+/** Pool names become part of a Redis hash tag, so braces are not allowed. */
+const POOL_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
+const MAX_ID_LENGTH = 256;
+/** One year; longer durations are almost certainly a unit mistake (seconds for ms). */
+const MAX_DURATION_MS = 365 * 24 * 3600 * 1000;
+
+export function checkPool(pool: string): void {
+  if (!POOL_NAME.test(pool)) {
+    throw new RegistryInvalidArgumentError(
+      'pool',
+      `${JSON.stringify(pool)} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'`,
+    );
+  }
+}
+
+export function checkId(field: string, value: string): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
+    throw new RegistryInvalidArgumentError(field, `must be 1-${MAX_ID_LENGTH} characters`);
+  }
+}
+
+export function checkDuration(field: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_DURATION_MS) {
+    throw new RegistryInvalidArgumentError(
+      field,
+      `${value} must be a whole number of milliseconds between 1 and ${MAX_DURATION_MS}`,
+    );
+  }
+}
+
+function checkLabels(field: string, labels: Record<string, string>): void {
+  for (const [key, value] of Object.entries(labels)) {
+    if (typeof value !== 'string') {
+      throw new RegistryInvalidArgumentError(`${field}.${key}`, 'must be a string');
+    }
+  }
+}
+
+export function checkRegistration(worker: WorkerRegistration): void {
+  checkId('workerId', worker.workerId);
+  checkId('url', worker.url);
+  checkId('host', worker.host);
+  checkPool(worker.pool);
+  checkLabels('labels', worker.labels);
+  checkDuration('ttlMs', worker.ttlMs);
+  const active = worker.activeReservation;
+  if (active === undefined) return;
+  checkId('activeReservation.token', active.token);
+  checkId('activeReservation.callId', active.callId);
+  if (active.tenantId !== undefined) checkId('activeReservation.tenantId', active.tenantId);
+  if (active.campaignId !== undefined) checkId('activeReservation.campaignId', active.campaignId);
+  if (!Number.isSafeInteger(active.fence) || active.fence < 1) {
+    throw new RegistryInvalidArgumentError(
+      'activeReservation.fence',
+      `${active.fence} must be a positive whole number`,
+    );
+  }
+}
+
+export function checkReserveRequest(request: ReserveRequest): void {
+  checkPool(request.pool);
+  checkId('callId', request.callId);
+  checkDuration('reservationTtlMs', request.reservationTtlMs);
+  if (request.labels !== undefined) checkLabels('labels', request.labels);
+  for (const scope of ['tenant', 'campaign'] as const) {
+    const quota = request.quotas?.[scope];
+    if (quota === undefined) continue;
+    checkId(`quotas.${scope}.id`, quota.id);
+    if (!Number.isInteger(quota.limit) || quota.limit < 0) {
+      throw new RegistryInvalidArgumentError(
+        `quotas.${scope}.limit`,
+        `${quota.limit} must be a whole number of 0 or more`,
+      );
+    }
+  }
+}
+
+/** Tenant and campaign ids a reservation records, the quota's id taking precedence. */
+export function quotaIds(request: ReserveRequest): {
+  tenantId: string | null;
+  campaignId: string | null;
+} {
+  return {
+    tenantId: request.quotas?.tenant?.id ?? request.tenantId ?? null,
+    campaignId: request.quotas?.campaign?.id ?? request.campaignId ?? null,
+  };
+}
+
+/** 128 random bits, URL-safe, so the token can travel in a query string. */
+export function createToken(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export function labelsMatch(
+  labels: Record<string, string>,
+  required: Record<string, string> | undefined,
+): boolean {
+  if (required === undefined) return true;
+  return Object.entries(required).every(([key, value]) => labels[key] === value);
+}

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { openRegistry } from '../src/index.js';
+import { runContractSuite, reserveRequest, worker } from './contract.js';
+import { startTestRedis, type TestRedis } from './redis-server.js';
+
+let redis: TestRedis | undefined;
+
+function server(): TestRedis {
+  assert.ok(redis, 'redis-server did not start');
+  return redis;
+}
+
+before(async () => {
+  redis = await startTestRedis();
+});
+
+after(async () => {
+  await redis?.dispose();
+});
+
+// Each store gets its own key prefix, so tests share one server without seeing each other.
+runContractSuite('redis', async () => {
+  const keyPrefix = `test-${randomUUID()}:`;
+  return {
+    open: () => openRegistry(server().url, { keyPrefix }),
+    cleanup: async () => {
+      const client = new Redis(server().url);
+      try {
+        const keys = await client.keys(`${keyPrefix}*`);
+        if (keys.length > 0) await client.del(...keys);
+      } finally {
+        client.disconnect();
+      }
+    },
+  };
+});
+
+test('redis keys of a pool share a hash tag', async () => {
+  const keyPrefix = `tag-${randomUUID()}:`;
+  const registry = await openRegistry(server().url, { keyPrefix });
+  const client = new Redis(server().url);
+  try {
+    await registry.register(worker('w1', { pool: 'blue' }));
+    await registry.reserve(reserveRequest('c1', { pool: 'blue' }));
+    const keys = (await client.keys(`${keyPrefix}*`)).sort();
+    assert.deepEqual(keys, [
+      `${keyPrefix}pools`,
+      `${keyPrefix}worker-pool:w1`,
+      `${keyPrefix}{blue}:expiry`,
+      `${keyPrefix}{blue}:fence`,
+      `${keyPrefix}{blue}:workers`,
+    ]);
+  } finally {
+    client.disconnect();
+    await registry.close();
+  }
+});
+
+test('redis default key prefix is voxfleet', async () => {
+  const registry = await openRegistry(server().url);
+  const client = new Redis(server().url);
+  try {
+    await registry.register(worker('prefix-check', { pool: 'prefix-check' }));
+    assert.equal(await client.exists('voxfleet:{prefix-check}:workers'), 1);
+    await registry.deregister('prefix-check');
+  } finally {
+    await client.del('voxfleet:pools', 'voxfleet:{prefix-check}:workers');
+    client.disconnect();
+    await registry.close();
+  }
+});
+
+test('redis expiry uses the server clock', async () => {
+  const registry = await openRegistry(server().url, { keyPrefix: `clock-${randomUUID()}:` });
+  const client = new Redis(server().url);
+  try {
+    const [seconds, micros] = await client.time();
+    const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    await registry.register(worker('w1', { ttlMs: 10_000 }));
+    const reservation = await registry.reserve(reserveRequest('c1', { reservationTtlMs: 5_000 }));
+    assert.ok(reservation);
+    assert.ok(Math.abs(reservation.deadline - (serverNow + 5_000)) < 1_000);
+    const expiresAt = (await registry.list())[0]?.expiresAt ?? 0;
+    assert.ok(Math.abs(expiresAt - (serverNow + 10_000)) < 1_000);
+  } finally {
+    client.disconnect();
+    await registry.close();
+  }
+});
+
+test('redis unreachable server is unavailable', async () => {
+  // Port 1 on loopback has no listener, so the connection is refused at once.
+  await assert.rejects(openRegistry('redis://127.0.0.1:1', { connectTimeoutMs: 1_000 }), {
+    code: 'REGISTRY_UNAVAILABLE',
+    retryable: true,
+  });
+});
+
+test('redis restart loses state until workers re-register', async () => {
+  const registry = await openRegistry(server().url, { keyPrefix: `restart-${randomUUID()}:` });
+  try {
+    await registry.register(worker('w1'));
+    await registry.register(worker('w2'));
+    const before = await registry.reserve(reserveRequest('c1'));
+    assert.ok(before);
+    assert.equal(await registry.release('w1', before.token), true);
+    const running = await registry.reserve(reserveRequest('running'));
+    assert.ok(running);
+    assert.equal(await registry.confirm(running.workerId, running.token), 'confirmed');
+
+    await server().stop();
+    await assert.rejects(registry.reserve(reserveRequest('c2')), {
+      code: 'REGISTRY_UNAVAILABLE',
+      retryable: true,
+    });
+    await server().start();
+
+    // The restarted server has no keys and no scripts; the client reconnects by itself.
+    let heartbeat: boolean | undefined;
+    for (let attempt = 0; attempt < 50 && heartbeat === undefined; attempt += 1) {
+      try {
+        heartbeat = await registry.heartbeat('w1', 60_000);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.equal(heartbeat, false, 'heartbeat tells the worker to register again');
+    assert.equal(await registry.reserve(reserveRequest('c3')), null);
+
+    // Both workers register again; the one with a call running re-asserts it.
+    const idleWorker = running.workerId === 'w1' ? 'w2' : 'w1';
+    await registry.register(worker(idleWorker));
+    await registry.register(
+      worker(running.workerId, {
+        activeReservation: { token: running.token, fence: running.fence, callId: 'running' },
+      }),
+    );
+    const states = (await registry.list()).map((slot) => `${slot.workerId}:${slot.state}`);
+    assert.deepEqual(states.sort(), [`${idleWorker}:idle`, `${running.workerId}:busy`].sort());
+    const after = await registry.reserve(reserveRequest('c4'));
+    assert.ok(after);
+    assert.equal(after.workerId, idleWorker);
+    assert.ok(after.fence > running.fence, `fence ${after.fence} after ${running.fence}`);
+    assert.equal(await registry.release(running.workerId, running.token), true);
+  } finally {
+    await registry.close();
+  }
+});
