@@ -1,0 +1,110 @@
+/**
+ * The worker's environment, parsed once at startup with a zod schema. `loadEnv` throws
+ * `EnvError` with one line per invalid variable.
+ */
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const Milliseconds = (fallback: number, min: number) =>
+  z.coerce.number().int().min(min).default(fallback);
+
+/** `k=v,k=v` to a record; keys and values are trimmed and must not be empty. */
+const Labels = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const labels: Record<string, string> = {};
+    for (const pair of text.split(',').map((part) => part.trim())) {
+      if (pair === '') continue;
+      const index = pair.indexOf('=');
+      const key = index < 0 ? '' : pair.slice(0, index).trim();
+      const value = index < 0 ? '' : pair.slice(index + 1).trim();
+      if (key === '' || value === '') {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" is not a key=value pair` });
+        return z.NEVER;
+      }
+      labels[key] = value;
+    }
+    return labels;
+  });
+
+const EnvSchema = z.object({
+  WORKER_ID: z.string().min(1).max(128).optional(),
+  WORKER_HOST: z.string().min(1).default('127.0.0.1'),
+  WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(7801),
+  WORKER_PUBLIC_URL: z.url().optional(),
+  WORKER_POOL: z.string().min(1).max(128).default('default'),
+  WORKER_LABELS: Labels,
+  REGISTRY_URL: z.string().min(1).default('sqlite:.voxfleet/registry.db'),
+  WORKER_TTL_MS: Milliseconds(5_000, 500),
+  WORKER_HEARTBEAT_INTERVAL_MS: Milliseconds(1_000, 50),
+  BRIDGE_URL: z.url().default('http://127.0.0.1:7700'),
+  BRIDGE_INTERNAL_TOKEN: z.string().min(1, 'is required: the token of voxbridge internal routes'),
+  WORKER_DATA_DIR: z.string().min(1).optional(),
+  WORKER_PROMPTS_DIR: z.string().min(1).optional(),
+  WORKER_TTS_CACHE_DIR: z.string().min(1).default('.voxfleet/tts-cache'),
+  MAX_CONCURRENT_CALLS: z.coerce
+    .number()
+    .int()
+    .default(1)
+    .refine((n) => n === 1, 'must be 1: a worker process holds one call; run more workers'),
+  // The default lets a call of the default maximum length (600 000 ms) finish during a drain.
+  WORKER_DRAIN_TIMEOUT_MS: Milliseconds(600_000, 0),
+  LOG_LEVEL: z.enum(LEVELS).default('info'),
+});
+
+export interface WorkerEnv {
+  workerId: string;
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  pool: string;
+  labels: Record<string, string>;
+  registryUrl: string;
+  ttlMs: number;
+  heartbeatIntervalMs: number;
+  bridgeUrl: string;
+  bridgeInternalToken: string;
+  dataDir: string;
+  promptsDir: string;
+  ttsCacheDir: string;
+  drainTimeoutMs: number;
+  logLevel: (typeof LEVELS)[number];
+}
+
+export class EnvError extends Error {
+  readonly code = 'INVALID_ENV';
+}
+
+/** Parses the worker's environment; throws EnvError naming each invalid variable. */
+export function loadEnv(env: NodeJS.ProcessEnv): WorkerEnv {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new EnvError(`invalid worker environment:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const workerId = e.WORKER_ID ?? `${hostname()}-${e.WORKER_PORT}`;
+  const defaultPrompts = fileURLToPath(new URL('../../../assets/prompts', import.meta.url));
+  return {
+    workerId,
+    host: e.WORKER_HOST,
+    port: e.WORKER_PORT,
+    publicUrl: e.WORKER_PUBLIC_URL,
+    pool: e.WORKER_POOL,
+    labels: e.WORKER_LABELS,
+    registryUrl: e.REGISTRY_URL,
+    ttlMs: e.WORKER_TTL_MS,
+    heartbeatIntervalMs: e.WORKER_HEARTBEAT_INTERVAL_MS,
+    bridgeUrl: e.BRIDGE_URL,
+    bridgeInternalToken: e.BRIDGE_INTERNAL_TOKEN,
+    dataDir: e.WORKER_DATA_DIR ?? `.voxfleet/workers/${workerId}`,
+    promptsDir: e.WORKER_PROMPTS_DIR ?? defaultPrompts,
+    ttsCacheDir: e.WORKER_TTS_CACHE_DIR,
+    drainTimeoutMs: e.WORKER_DRAIN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * voxcore-worker: one process, at most one call. `createWorker` builds a worker for tests
+ * and the CLI; `src/main.ts` runs one from the environment.
+ *
+ * @example
+ * const worker = createWorker({ workerId: 'w1', port: 0, bridgeInternalToken, ... });
+ * const { url } = await worker.start();
+ * await worker.drain();
+ * await worker.stop();
+ */
+import { createLogger, type Logger } from '@voxfleet/logger';
+import { openRegistry, type CapacityRegistry } from '@voxfleet/registry';
+import type { CreatePromptSource, CreateSession } from './call/session.js';
+import { Worker, type WorkerOptions, type WorkerState } from './worker.js';
+
+export { WorkerError, type WorkerErrorCode } from './errors.js';
+export type { CallSessionLike, CreatePromptSource, CreateSession } from './call/session.js';
+export type { WorkerOptions, WorkerState } from './worker.js';
+export { parseInboundFrame } from './protocol/twilio.js';
+
+export interface CreateWorkerOptions extends Omit<
+  WorkerOptions,
+  'registry' | 'log' | 'createSession' | 'createPromptSource'
+> {
+  /** A registry instance (the caller closes it) or a URL the worker opens and closes. */
+  registry: CapacityRegistry | string;
+  log?: Logger;
+  /** Defaults to the bot engine's `CallSession`. */
+  createSession?: CreateSession;
+  /** Defaults to recorded prompts with an espeak-ng fallback. */
+  createPromptSource?: CreatePromptSource;
+}
+
+export interface WorkerHandle {
+  /** Listens, registers and sends results spooled by earlier runs; idempotent. */
+  start(): Promise<{ url: string }>;
+  /** Drains: no new calls, the current one finishes, the worker deregisters. Idempotent. */
+  drain(): Promise<void>;
+  /** Ends the current call now with status `aborted`. */
+  abortCall(reason: string): void;
+  /** Closes everything, aborting a call in progress; idempotent. */
+  stop(): Promise<void>;
+  readonly state: WorkerState;
+  readonly workerId: string;
+  /** Resolves once the current call (if any) has ended and its result is spooled. */
+  whenCallEnded(): Promise<void>;
+}
+
+export function createWorker(options: CreateWorkerOptions): WorkerHandle {
+  const log = options.log ?? createLogger({ service: 'voxcore-worker' });
+  let worker: Worker | null = null;
+  let ownedRegistry: CapacityRegistry | null = null;
+  let starting: Promise<{ url: string }> | null = null;
+  let stopping: Promise<void> | null = null;
+
+  async function start(): Promise<{ url: string }> {
+    let registry: CapacityRegistry;
+    if (typeof options.registry === 'string') {
+      ownedRegistry = await openRegistry(options.registry, { logger: log });
+      registry = ownedRegistry;
+    } else {
+      registry = options.registry;
+    }
+    const engine =
+      options.createSession === undefined || options.createPromptSource === undefined
+        ? await import('./engine-binding.js')
+        : null;
+    worker = new Worker({
+      ...options,
+      registry,
+      log,
+      createSession: options.createSession ?? requireDefined(engine).createEngineSession,
+      createPromptSource:
+        options.createPromptSource ?? requireDefined(engine).createEnginePromptSource,
+    });
+    return worker.start();
+  }
+
+  async function stop(): Promise<void> {
+    await starting?.catch(() => undefined);
+    await worker?.stop();
+    await ownedRegistry?.close();
+  }
+
+  return {
+    start: () => (starting ??= start()),
+    drain: async () => {
+      await starting;
+      await worker?.drain();
+    },
+    abortCall: (reason) => worker?.abortCall(reason),
+    stop: () => (stopping ??= stop()),
+    get state() {
+      return worker?.state ?? 'created';
+    },
+    get workerId() {
+      return options.workerId;
+    },
+    whenCallEnded: () => worker?.whenCallEnded() ?? Promise.resolve(),
+  };
+}
+
+function requireDefined<T>(value: T | null): T {
+  if (value === null) throw new Error('engine binding did not load');
+  return value;
+}

@@ -1,0 +1,125 @@
+/**
+ * Twilio Media Streams messages, as documented at
+ * twilio.com/docs/voice/media-streams/websocket-messages. Inbound frames are validated here;
+ * outbound frames are built here. `sequenceNumber`, `chunk` and `timestamp` are decimal
+ * strings on the wire. Unknown extra fields are accepted and dropped, because Twilio may add
+ * fields; an unknown `event` is invalid.
+ */
+import { z } from 'zod';
+
+const NumericString = z.string().regex(/^[0-9]{1,20}$/, 'must be a decimal string');
+const StreamSid = z.string().min(1).max(128);
+
+export const ConnectedFrame = z.object({
+  event: z.literal('connected'),
+  protocol: z.string().max(64).optional(),
+  version: z.string().max(64).optional(),
+});
+
+export const StartFrame = z.object({
+  event: z.literal('start'),
+  sequenceNumber: NumericString.optional(),
+  streamSid: StreamSid,
+  start: z.object({
+    streamSid: StreamSid.optional(),
+    accountSid: z.string().max(128).optional(),
+    callSid: z.string().max(128).optional(),
+    tracks: z.array(z.string().max(32)).max(4).optional(),
+    customParameters: z.record(z.string().max(256), z.string().max(4096)).default({}),
+    mediaFormat: z
+      .object({
+        encoding: z.literal('audio/x-mulaw'),
+        sampleRate: z.literal(8000),
+        channels: z.literal(1),
+      })
+      .optional(),
+  }),
+});
+export type StartFrame = z.infer<typeof StartFrame>;
+
+/** Base64 without line breaks; one Twilio media frame is 160 bytes, 216 characters. */
+const Base64Payload = z
+  .string()
+  .max(48_000)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+
+export const MediaFrame = z.object({
+  event: z.literal('media'),
+  sequenceNumber: NumericString.optional(),
+  streamSid: StreamSid,
+  media: z.object({
+    track: z.string().max(32).optional(),
+    chunk: NumericString.optional(),
+    timestamp: NumericString.optional(),
+    payload: Base64Payload,
+  }),
+});
+export type MediaFrame = z.infer<typeof MediaFrame>;
+
+export const DtmfFrame = z.object({
+  event: z.literal('dtmf'),
+  sequenceNumber: NumericString.optional(),
+  streamSid: StreamSid,
+  dtmf: z.object({
+    track: z.string().max(32).optional(),
+    digit: z.string().regex(/^[0-9*#A-D]$/, 'must be one DTMF digit'),
+  }),
+});
+
+export const MarkFrame = z.object({
+  event: z.literal('mark'),
+  sequenceNumber: NumericString.optional(),
+  streamSid: StreamSid,
+  mark: z.object({ name: z.string().min(1).max(256) }),
+});
+
+export const StopFrame = z.object({
+  event: z.literal('stop'),
+  sequenceNumber: NumericString.optional(),
+  streamSid: StreamSid,
+  stop: z
+    .object({ accountSid: z.string().max(128).optional(), callSid: z.string().max(128).optional() })
+    .optional(),
+});
+
+export const InboundFrame = z.discriminatedUnion('event', [
+  ConnectedFrame,
+  StartFrame,
+  MediaFrame,
+  DtmfFrame,
+  MarkFrame,
+  StopFrame,
+]);
+export type InboundFrame = z.infer<typeof InboundFrame>;
+
+export type ParseFrameResult =
+  | { ok: true; frame: InboundFrame }
+  | { ok: false; reason: 'invalid-json' | 'invalid-frame'; message: string };
+
+/** Parses one text frame; never throws. */
+export function parseInboundFrame(text: string): ParseFrameResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: 'invalid-json', message: (err as Error).message };
+  }
+  const parsed = InboundFrame.safeParse(value);
+  if (!parsed.success) {
+    return { ok: false, reason: 'invalid-frame', message: z.prettifyError(parsed.error) };
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+export function buildMediaMessage(streamSid: string, mulaw: Uint8Array): string {
+  const payload = Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.byteLength).toString('base64');
+  return JSON.stringify({ event: 'media', streamSid, media: { payload } });
+}
+
+export function buildMarkMessage(streamSid: string, name: string): string {
+  return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
+}
+
+export function buildClearMessage(streamSid: string): string {
+  return JSON.stringify({ event: 'clear', streamSid });
+}
