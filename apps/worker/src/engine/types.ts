@@ -34,6 +34,8 @@ export interface CallSessionOptions {
   log: Logger;
   /** Lifecycle events for the call timeline, such as `first-bot-audio` or `barge-in`. */
   onEvent?: (event: string, detail?: Record<string, string | number | boolean>) => void;
+  /** Recording length limit in milliseconds; defaults to the max call duration, capped at 1 hour. */
+  maxRecordingMs?: number;
 }
 
 export type HangupBy = 'caller' | 'bot' | 'system';
