@@ -1,0 +1,152 @@
+/**
+ * voxbridge, the voxfleet HTTP API, as a library: `createBridge` wires the store,
+ * recordings, metrics and routes, and returns `start()` / `stop()` for the CLI and tests.
+ *
+ * @example
+ * const bridge = await createBridge({ sqlitePath: ':memory:', recordingsDir, internalToken });
+ * const { url } = await bridge.start();
+ * await bridge.stop();
+ */
+import { createLogger } from '@voxfleet/logger';
+import type { Logger } from '@voxfleet/logger';
+import type { FastifyInstance } from 'fastify';
+
+import { buildApp } from './app.js';
+import { createMetrics } from './http/metrics.js';
+import { describeApiKey } from './keys.js';
+import { FsRecordingStore } from './recordings/fs-recording-store.js';
+import type { RecordingStore } from './recordings/types.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { BridgeStore } from './store/types.js';
+
+export { BridgeError, isBridgeError } from './errors.js';
+export type { BridgeErrorCode, ErrorDetail } from './errors.js';
+export { loadEnv } from './env.js';
+export type { BridgeEnv } from './env.js';
+export { hashApiKey, generateApiKey } from './keys.js';
+export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { FsRecordingStore } from './recordings/fs-recording-store.js';
+export type * from './store/types.js';
+export type { RecordingStore } from './recordings/types.js';
+
+const VERSION = '0.1.0';
+
+/** Name of the tenant that owns `bootstrapApiKey`. */
+export const BOOTSTRAP_TENANT = 'default';
+
+export interface BridgeOptions {
+  /** Defaults to 127.0.0.1. */
+  host?: string;
+  /** Defaults to 7700; 0 picks a free port. */
+  port?: number;
+  /** SQLite file, or `:memory:`. Ignored when `store` is given. */
+  sqlitePath?: string;
+  /** Root folder for recordings. Ignored when `recordings` is given. */
+  recordingsDir?: string;
+  /** A store to use in place of SQLite; `stop()` closes it. */
+  store?: BridgeStore;
+  recordings?: RecordingStore;
+  /** Bearer token of the internal routes; at least 16 characters. */
+  internalToken: string;
+  /** Enables `POST /v1/tenants` when set. */
+  adminKey?: string;
+  /** When set, startup ensures the tenant `default` owns this API key. */
+  bootstrapApiKey?: string;
+  /** Defaults to 50 MiB. */
+  maxRecordingBytes?: number;
+  logger?: Logger;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Clock for claims and timestamps; tests may pin it. */
+  now?: () => Date;
+}
+
+export interface Bridge {
+  /** Opens the store and listens. Idempotent: a second call returns the same URL. */
+  start(): Promise<{ url: string }>;
+  /**
+   * Stops accepting requests, finishes those in flight and closes the store. Idempotent.
+   * It has no deadline of its own: `main.ts` applies BRIDGE_SHUTDOWN_TIMEOUT_MS.
+   */
+  stop(): Promise<void>;
+  app: FastifyInstance;
+}
+
+const DEFAULT_MAX_RECORDING_BYTES = 50 * 1024 * 1024;
+
+export async function createBridge(options: BridgeOptions): Promise<Bridge> {
+  if (options.internalToken.length < 16) {
+    throw new Error('internalToken must be at least 16 characters');
+  }
+  const logger =
+    options.logger ??
+    createLogger({ service: 'voxbridge', version: VERSION, level: options.logLevel ?? 'info' });
+  const store =
+    options.store ?? new SqliteStore({ path: requireOption(options.sqlitePath, 'sqlitePath') });
+  const recordings =
+    options.recordings ??
+    new FsRecordingStore({ dir: requireOption(options.recordingsDir, 'recordingsDir') });
+  const metrics = createMetrics();
+
+  const app = await buildApp({
+    logger,
+    version: VERSION,
+    deps: {
+      store,
+      recordings,
+      metrics,
+      internalToken: options.internalToken,
+      adminKey: options.adminKey,
+      maxRecordingBytes: options.maxRecordingBytes ?? DEFAULT_MAX_RECORDING_BYTES,
+      now: options.now ?? (() => new Date()),
+    },
+  });
+
+  // onReady runs on the first listen() or inject(), so tests that only inject work too.
+  app.addHook('onReady', async () => {
+    await store.init();
+    await recordings.init();
+    if (options.bootstrapApiKey !== undefined) {
+      const { tenant, created } = await store.ensureTenantKey(
+        BOOTSTRAP_TENANT,
+        describeApiKey(options.bootstrapApiKey),
+      );
+      logger.info({ tenantId: tenant.id, created }, 'bootstrap api key ensured');
+    }
+  });
+  app.addHook('onClose', async () => {
+    await store.close();
+  });
+
+  let started: Promise<{ url: string }> | null = null;
+  let stopped: Promise<void> | null = null;
+
+  return {
+    app,
+    start() {
+      started ??= (async () => {
+        await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7700 });
+        const address = app.server.address();
+        const port = typeof address === 'object' && address !== null ? address.port : options.port;
+        const host = options.host ?? '127.0.0.1';
+        const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+        logger.info({ url }, 'voxbridge listening');
+        return { url };
+      })();
+      return started;
+    },
+    stop() {
+      stopped ??= (async () => {
+        logger.info({}, 'voxbridge stopping');
+        await app.close();
+        logger.info({}, 'voxbridge stopped');
+      })();
+      return stopped;
+    },
+  };
+}
+
+function requireOption(value: string | undefined, name: string): string {
+  if (value === undefined)
+    throw new Error(`${name} is required unless the matching store is passed in`);
+  return value;
+}
