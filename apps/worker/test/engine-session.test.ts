@@ -347,6 +347,42 @@ describe('CallSession flow', () => {
     assert.equal(outcome.outcome, 'confirmed');
   });
 
+  test('digit during a say prompt answers the next ask', async () => {
+    const { outcome, call } = await runCall(menuBot(), {
+      onFrame: (ms, { session }) => {
+        if (ms === 300) session.handleDtmf('1');
+      },
+    });
+    assert.equal(outcome.outcome, 'confirmed');
+    const nodes = entriesOf(outcome, 'prompt').map((entry) => entry.nodeId);
+    assert.deepEqual(nodes, ['greet', 'confirmed']);
+    assert.equal(call.carrier.clears, 1);
+  });
+
+  test('digit after a prompt ends but before its mark answers the next ask', async () => {
+    // Marks come back late, as over a slow network: the caller has heard the whole
+    // greeting and presses 1 while the worker still waits for the greeting's mark.
+    const pressAtMs = Math.ceil(lengthMs('hello-world.wav') / 20) * 20 + 500;
+    const { outcome } = await runCall(menuBot(), {
+      dropMarks: true,
+      onFrame: (ms, { session }) => {
+        if (ms === pressAtMs) session.handleDtmf('1');
+      },
+    });
+    assert.equal(outcome.outcome, 'confirmed');
+    const nodes = entriesOf(outcome, 'prompt').map((entry) => entry.nodeId);
+    assert.deepEqual(nodes, ['greet', 'confirmed']);
+  });
+
+  test('type-ahead digit is dropped without barge-in', async () => {
+    const { outcome } = await runCall(menuBot({ bargeIn: false }), {
+      onFrame: (ms, { session }) => {
+        if (ms === 300) session.handleDtmf('1');
+      },
+    });
+    assert.equal(outcome.outcome, 'no-response');
+  });
+
   test('barge-in off lets the prompt finish', async () => {
     const { outcome, call } = await runCall(menuBot({ start: 'menu', bargeIn: false }), {
       onFrame: (ms, harness) => {

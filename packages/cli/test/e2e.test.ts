@@ -45,7 +45,7 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-test('demo campaign completes with every result stored', { timeout: 240_000 }, async () => {
+test('demo campaign completes with every result stored', { timeout: 240_000 }, async (t) => {
   const output = new PassThrough();
   let printed = '';
   output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
@@ -68,7 +68,11 @@ test('demo campaign completes with every result stored', { timeout: 240_000 }, a
     console.log(logs.join('').split('\n').slice(-80).join('\n'));
     throw error;
   }
-  if (report.problems.length > 0) console.log(printed);
+  t.after(() => {
+    // The table and the stack's last lines explain a failed assertion.
+    if (!passed) console.log(`${printed}\n${logs.join('').split('\n').slice(-60).join('\n')}`);
+  });
+  let passed = false;
 
   assert.deepEqual(report.problems, []);
   assert.equal(report.contacts, 22);
@@ -104,4 +108,5 @@ test('demo campaign completes with every result stored', { timeout: 240_000 }, a
     if (detail.result.transcript.some((entry) => entry.kind === 'dtmf')) sawDtmf = true;
   }
   assert.ok(sawDtmf, 'some call recorded a DTMF digit');
+  passed = true;
 });

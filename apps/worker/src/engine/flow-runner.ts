@@ -18,6 +18,11 @@ const SAMPLES_PER_MS = TELEPHONY_SAMPLE_RATE / 1000;
  * so only a sink that returns marks before playback can loop this fast.
  */
 const MAX_NODE_ENTRIES_PER_INSTANT = 100;
+/**
+ * Digits kept for the next `ask` node when the caller presses them before it listens
+ * (during or right after a `say` prompt), as IVR callers who know the menu do.
+ */
+const MAX_TYPE_AHEAD_DIGITS = 8;
 
 /** The session's side of the flow: its clock, the caller's speech state and the call's end. */
 export interface FlowHost {
@@ -60,6 +65,8 @@ export class FlowRunner {
   private entrySample = -1;
   private entriesAtSample = 0;
   private firstAudioSent = false;
+  /** Digits pressed before the next `ask` node listened; only kept while barge-in is on. */
+  private typeAhead: string[] = [];
 
   constructor(options: FlowRunnerOptions) {
     this.config = options.config;
@@ -146,16 +153,26 @@ export class FlowRunner {
     if (node === undefined) return;
     if (this.playout.current !== null) {
       // Without barge-in, digits pressed during a prompt are recorded but not acted on.
-      if (!this.canBargeIn()) return;
+      if (!this.canBargeIn()) {
+        if (this.config.bargeIn && node.type === 'say') this.keepTypeAhead(digit);
+        return;
+      }
       this.bargeIn('dtmf');
       if (node.type === 'say') {
+        this.keepTypeAhead(digit);
         this.goTo(node.next);
         return;
       }
     } else if (this.phase !== 'listening') {
+      // Between a say prompt and the next node's prompt: the next ask node gets the digit.
+      if (this.config.bargeIn && node.type === 'say') this.keepTypeAhead(digit);
       return;
     }
     if (node.type === 'ask') this.selectDigitBranch(node, digit);
+  }
+
+  private keepTypeAhead(digit: string): void {
+    if (this.typeAhead.length < MAX_TYPE_AHEAD_DIGITS) this.typeAhead.push(digit);
   }
 
   private selectDigitBranch(node: AskNode, digit: string): void {
@@ -229,8 +246,18 @@ export class FlowRunner {
     this.node = node;
     this.noInputCount = 0;
     this.utteranceReplies = false;
+    if (node.type === 'hangup') this.typeAhead = [];
     if (node.type === 'hangup' && node.prompt === undefined) {
       this.host.hangUp(node.outcome);
+      return;
+    }
+    const typed = node.type === 'ask' ? this.typeAhead.shift() : undefined;
+    if (node.type === 'ask' && typed !== undefined) {
+      // The caller answered before the prompt: skip it, as barge-in would have cut it.
+      this.log.debug({ nodeId, digit: typed }, 'type-ahead digit used');
+      this.host.emit('type-ahead', { nodeId, digit: typed });
+      this.phase = 'listening';
+      this.selectDigitBranch(node, typed);
       return;
     }
     // A hangup node's prompt always plays in full.
