@@ -55,7 +55,10 @@ export interface CallSnapshot {
   to: string;
   from: string | null;
   scenario: SimScenario;
+  /** Media-stream protocol of the call. */
+  provider: 'twilio' | 'exotel' | 'plivo' | 'telnyx';
   state: CarrierCallStatus;
+  /** The provider's stream id (Twilio `streamSid`, Plivo `streamId`, ...), once answered. */
   streamSid: string | null;
   createdAt: string;
   answeredAt: string | null;
@@ -130,6 +133,7 @@ export class SimCall {
       to: request.to,
       from: request.from ?? null,
       scenario: this.options.scenario,
+      provider: request.provider ?? 'twilio',
       state: this.state,
       streamSid: this.stream?.streamSid ?? null,
       createdAt: this.createdAt.toISOString(),
@@ -182,6 +186,7 @@ export class SimCall {
       carrierCallId: this.carrierCallId,
       accountSid: this.options.accountSid,
       customParameters: { ...request.customParameters, callId: request.callId },
+      provider: request.provider ?? 'twilio',
       speed: this.options.speed,
       maxCallMs: this.options.maxCallMs,
       connectTimeoutMs: this.options.connectTimeoutMs,
@@ -213,7 +218,7 @@ export class SimCall {
 
     this.state = 'answered';
     this.answeredAt = new Date();
-    this.log.info({ streamSid: stream.streamSid }, 'call answered');
+    this.log.info({ streamSid: stream.streamSid, provider: stream.provider }, 'call answered');
     this.notify('answered');
 
     const end = await stream.run();

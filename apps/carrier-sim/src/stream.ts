@@ -1,10 +1,10 @@
 /**
- * One call's Twilio media stream, played from the carrier's side: the carrier connects to
- * the worker's `streamUrl`, sends `connected` and `start`, then one `media` frame of
- * callee audio every 20 ms of media time. The worker's audio goes into a playback queue
- * drained at the same pace; its marks are echoed once the audio before them has played.
+ * One call's media stream, played from the carrier's side. The carrier connects to the
+ * worker's `streamUrl`, sends `connected` and `start`, then one frame of callee audio every
+ * 20 ms of media time. The call's provider protocol (Twilio, Exotel, Plivo or Telnyx, in
+ * `protocols/`) frames the messages. The worker's audio goes into a playback queue drained
+ * at the same pace, and its marks are acknowledged once the audio before them has played.
  */
-import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Logger } from '@voxfleet/logger';
 import { FRAME_MS, FRAME_SAMPLES, decodeMulaw, levelDb } from '@voxfleet/audio';
@@ -12,16 +12,12 @@ import type { CallerAudio } from './caller-audio.js';
 import { CarrierSimError } from './errors.js';
 import { FrameClock } from './frame-clock.js';
 import { PlaybackQueue } from './playback-queue.js';
-import type { Callee } from './scenarios.js';
 import {
-  WorkerMessage,
-  connectedMessage,
-  dtmfMessage,
-  markMessage,
-  mediaMessage,
-  startMessage,
-  stopMessage,
-} from './twilio-messages.js';
+  createStreamProtocol,
+  type CarrierStreamProtocol,
+  type StreamProvider,
+} from './protocols/index.js';
+import type { Callee } from './scenarios.js';
 
 /** Bot audio quieter than this (dBFS) counts as silence to the callee. */
 const AUDIBLE_DB = -50;
@@ -80,6 +76,8 @@ export interface MediaStreamOptions {
   carrierCallId: string;
   accountSid: string;
   customParameters: Record<string, string>;
+  /** Media-stream protocol to speak; twilio by default. */
+  provider?: StreamProvider;
   /** Speed factor: frames go out every 20 / speed ms. */
   speed: number;
   /** Media time after which the carrier ends the call with `stop`. */
@@ -93,8 +91,8 @@ export interface MediaStreamOptions {
 }
 
 export class MediaStream {
-  readonly streamSid = `MZ${randomBytes(16).toString('hex')}`;
   private readonly options: MediaStreamOptions;
+  private readonly protocol: CarrierStreamProtocol;
   private readonly queue = new PlaybackQueue(MAX_BUFFERED_BYTES);
   private readonly clock: FrameClock;
   private socket: WebSocket | undefined;
@@ -109,6 +107,12 @@ export class MediaStream {
 
   constructor(options: MediaStreamOptions) {
     this.options = options;
+    this.protocol = createStreamProtocol(options.provider ?? 'twilio', {
+      carrierCallId: options.carrierCallId,
+      accountSid: options.accountSid,
+      customParameters: options.customParameters,
+      random: Math.random,
+    });
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.clock = new FrameClock({
       intervalMs: FRAME_MS / options.speed,
@@ -119,6 +123,15 @@ export class MediaStream {
           'media clock behind schedule, skipping ahead',
         ),
     });
+  }
+
+  /** The provider's stream id (Twilio `streamSid`, Plivo `streamId`, ...). */
+  get streamSid(): string {
+    return this.protocol.streamId;
+  }
+
+  get provider(): StreamProvider {
+    return this.protocol.provider;
   }
 
   /** Opens the WebSocket. Rejects with `CARRIER_SIM_STREAM_CONNECT_FAILED` and the reason. */
@@ -161,16 +174,9 @@ export class MediaStream {
 
   /** Sends `connected` and `start`, then media frames until the call ends. */
   run(): Promise<StreamEnd> {
-    this.send(connectedMessage());
-    this.send(
-      startMessage({
-        sequenceNumber: this.nextSequenceNumber(),
-        streamSid: this.streamSid,
-        accountSid: this.options.accountSid,
-        callSid: this.options.carrierCallId,
-        customParameters: this.options.customParameters,
-      }),
-    );
+    const connected = this.protocol.connected();
+    if (connected !== null) this.send(connected);
+    this.send(this.protocol.start(this.nextSequence));
     this.clock.start();
     return this.ended;
   }
@@ -202,7 +208,7 @@ export class MediaStream {
       return;
     }
     if (action?.type === 'dtmf') {
-      this.send(dtmfMessage(this.nextSequenceNumber(), this.streamSid, action.digit));
+      this.send(this.protocol.dtmf(this.nextSequence, action.digit));
       this.options.stats.digitsSent.push(action.digit);
     }
     if (action?.type === 'say') {
@@ -225,8 +231,8 @@ export class MediaStream {
       this.options.stats.framesDropped++;
       return;
     }
-    const sequenceNumber = this.nextSequenceNumber();
-    this.send(mediaMessage(sequenceNumber, this.streamSid, this.framesSent, mediaMs, payload));
+    const frame = { index: this.framesSent, mediaMs, mulawBase64: payload };
+    for (const message of this.protocol.media(frame, this.nextSequence)) this.send(message);
     this.options.stats.framesSent++;
   }
 
@@ -244,35 +250,34 @@ export class MediaStream {
       this.rejectMessage('invalid JSON');
       return;
     }
-    const parsed = WorkerMessage.safeParse(json);
-    if (!parsed.success) {
-      this.rejectMessage(parsed.error.issues[0]?.message ?? 'unknown message');
+    const parsed = this.protocol.parse(json);
+    if (!parsed.ok) {
+      this.rejectMessage(parsed.problem);
       return;
     }
-    const message = parsed.data;
-    if (message.streamSid !== this.streamSid) {
-      this.rejectMessage('streamSid does not match the stream');
-      return;
-    }
+    const command = parsed.command;
 
     const stats = this.options.stats;
-    switch (message.event) {
-      case 'media': {
-        const bytes = Buffer.from(message.media.payload, 'base64');
+    switch (command.kind) {
+      case 'audio': {
+        // Bytes are counted as 8 kHz μ-law, whatever the provider's encoding.
         stats.framesReceived++;
-        stats.bytesReceived += bytes.length;
-        stats.bytesDropped += this.queue.pushAudio(bytes);
+        stats.bytesReceived += command.mulaw.length;
+        stats.bytesDropped += this.queue.pushAudio(command.mulaw);
         break;
       }
       case 'mark':
         stats.marksReceived++;
-        if (this.queue.pushMark(message.mark.name)) this.echoMark(message.mark.name);
+        if (this.queue.pushMark(command.name)) this.echoMark(command.name);
         break;
-      case 'clear':
+      case 'clear': {
         // Twilio empties its buffer and sends back every pending mark at once.
         stats.clears++;
         for (const name of this.queue.clear()) this.echoMark(name);
+        const acknowledgement = this.protocol.clearAcknowledgement(this.nextSequence);
+        if (acknowledgement !== null) this.send(acknowledgement);
         break;
+      }
     }
   }
 
@@ -288,7 +293,7 @@ export class MediaStream {
   }
 
   private echoMark(name: string): void {
-    this.send(markMessage(this.nextSequenceNumber(), this.streamSid, name));
+    this.send(this.protocol.markPlayed(this.nextSequence, name));
     this.options.stats.marksEchoed++;
   }
 
@@ -317,14 +322,8 @@ export class MediaStream {
       end.reason === 'max-duration' ||
       end.reason === 'carrier-stopped';
     if (socket !== undefined && carrierEnded && socket.readyState === WebSocket.OPEN) {
-      socket.send(
-        stopMessage(
-          this.nextSequenceNumber(),
-          this.streamSid,
-          this.options.accountSid,
-          this.options.carrierCallId,
-        ),
-      );
+      for (const message of this.protocol.flushMedia(this.nextSequence)) socket.send(message);
+      socket.send(this.protocol.stop(this.nextSequence));
       socket.close(1000);
       setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
     } else if (socket !== undefined && end.reason !== 'bot-hangup') {
@@ -334,9 +333,7 @@ export class MediaStream {
     this.resolveEnded(this.end);
   }
 
-  private nextSequenceNumber(): number {
-    return ++this.sequenceNumber;
-  }
+  private readonly nextSequence = (): number => ++this.sequenceNumber;
 
   private send(message: string): void {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(message);

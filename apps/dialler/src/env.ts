@@ -19,6 +19,8 @@ const EnvSchema = z.object({
   DIALLER_POOL: z.string().min(1).default('default'),
   CARRIER: z.enum(['sim']).default('sim'),
   CARRIER_SIM_URL: z.url().default('http://127.0.0.1:7720'),
+  /** Media-stream protocol the carrier opens to the worker, passed in each place-call request. */
+  CARRIER_PROVIDER: z.enum(['twilio', 'exotel', 'plivo', 'telnyx']).default('twilio'),
   CARRIER_CALLBACK_SECRET: z.string().min(1).optional(),
   DIALLER_PACING_INTERVAL_MS: Milliseconds.default(500),
   DIALLER_RESERVATION_TTL_MS: Milliseconds.default(10_000),

@@ -13,7 +13,7 @@ import { createDialler } from './index.js';
 function createCarrier(env: DiallerEnv): Carrier {
   switch (env.CARRIER) {
     case 'sim':
-      return new SimCarrier({ baseUrl: env.CARRIER_SIM_URL });
+      return new SimCarrier({ baseUrl: env.CARRIER_SIM_URL, provider: env.CARRIER_PROVIDER });
   }
 }
 

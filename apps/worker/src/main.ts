@@ -36,7 +36,11 @@ const worker = createWorker({
   dataDir: env.dataDir,
   promptsDir: env.promptsDir,
   ttsCacheDir: env.ttsCacheDir,
+  ...(env.livekit === undefined ? {} : { livekit: env.livekit }),
   drainTimeoutMs: env.drainTimeoutMs,
+  ...(env.twilioAuthToken === undefined ? {} : { twilioAuthToken: env.twilioAuthToken }),
+  streamIdleTimeoutMs: env.streamIdleTimeoutMs,
+  ...(env.agentPort === undefined ? {} : { agentPort: env.agentPort }),
   log,
   // A repeated POST /drain is not a second signal, so it never aborts the call.
   onDrainRequest: () => {

@@ -15,13 +15,17 @@ import type { CapacityRegistry } from '@voxfleet/registry';
 import { AttachRequest, AttachCancelRequest, type AttachResponse } from '@voxfleet/schema';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
+import { AgentCheckServer } from './agent-check.js';
 import { BridgeClient } from './bridge-client.js';
-import { ActiveCall, type CallEnd } from './call/active-call.js';
+import { ActiveCall, type CallEnd, type StreamAuth } from './call/active-call.js';
 import type { CreatePromptSource, CreateSession } from './call/session.js';
 import type { PromptSource } from './engine/types.js';
 import { WorkerError } from './errors.js';
 import { handleRequest } from './http/routes.js';
-import { rejectUpgrade } from './http/upgrade.js';
+import type { LiveKitConfig } from './livekit/config.js';
+import type { LiveKitMediaConnector } from './livekit/media.js';
+import { checkTwilioSignature, rejectUpgrade } from './http/upgrade.js';
+import { parseProvider } from './protocol/stream-decoder.js';
 import { WorkerMetrics } from './metrics.js';
 import { RegistryLink } from './registry-link.js';
 import { Spool } from './spool.js';
@@ -70,6 +74,16 @@ export interface WorkerOptions {
   spoolRetryMaxMs?: number;
   /** Called on `POST /drain`; defaults to `drain()`. The CLI passes its shutdown path. */
   onDrainRequest?: () => void;
+  /** Twilio auth token; when set, `X-Twilio-Signature` is verified on stream upgrades. */
+  twilioAuthToken?: string;
+  /** A started stream with no frame for this long ends the call; default 15 000. */
+  streamIdleTimeoutMs?: number;
+  /** LiveKit server and SIP trunk for `POST /livekit/dialout`; the route returns 503 without. */
+  livekit?: LiveKitConfig;
+  /** Joins LiveKit rooms for media; defaults to the `@livekit/rtc-node` connector. */
+  livekitMedia?: LiveKitMediaConnector;
+  /** HAProxy agent-check port (see `agent-check.ts`); 0 picks a free port, undefined turns it off. */
+  agentPort?: number;
 }
 
 export class Worker {
@@ -90,6 +104,7 @@ export class Worker {
   #started: Promise<{ url: string }> | null = null;
   #draining: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
+  #agent: AgentCheckServer | null = null;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -141,6 +156,19 @@ export class Worker {
     return this.state === 'idle' && (this.#link?.registered ?? false);
   }
 
+  /** The bound agent-check port, or null when the agent check is off or not started. */
+  get agentPort(): number | null {
+    return this.#agent?.port ?? null;
+  }
+
+  get livekitConfig(): LiveKitConfig | undefined {
+    return this.#options.livekit;
+  }
+
+  get livekitMedia(): LiveKitMediaConnector | undefined {
+    return this.#options.livekitMedia;
+  }
+
   get internalToken(): string {
     return this.#options.bridgeInternalToken;
   }
@@ -182,6 +210,15 @@ export class Worker {
       log: this.#log.child({ component: 'registry' }),
     });
     await this.#link.start();
+    if (this.#options.agentPort !== undefined) {
+      this.#agent = new AgentCheckServer({
+        host: this.#options.host,
+        port: this.#options.agentPort,
+        readState: () => ({ state: this.state, registered: this.#link?.registered ?? false }),
+        log: this.#log.child({ component: 'agent-check' }),
+      });
+      await this.#agent.start();
+    }
     return { url };
   }
 
@@ -254,12 +291,17 @@ export class Worker {
       bridge: this.#bridge,
       createSession: this.#options.createSession,
       prompts: this.#prompts,
+      ...(this.#options.streamIdleTimeoutMs === undefined
+        ? {}
+        : { streamIdleTimeoutMs: this.#options.streamIdleTimeoutMs }),
       onStreamStarted: () => this.#setPhase('in-call'),
       onEnd: (end) => void this.#onCallEnd(request, end),
     });
     log.info({ streamTimeoutMs: request.streamTimeoutMs }, 'call attached');
 
-    const streamUrl = new URL(`/ws/${encodeURIComponent(request.botId)}`, this.#url);
+    // A path in the public URL (such as an ingress's `/w/{workerId}`) is kept before `/ws/`.
+    const base = this.#url.replace(/\/+$/, '');
+    const streamUrl = new URL(`${base}/ws/${encodeURIComponent(request.botId)}`);
     streamUrl.protocol = streamUrl.protocol === 'https:' ? 'wss:' : 'ws:';
     streamUrl.searchParams.set('callId', request.callId);
     streamUrl.searchParams.set('token', request.reservationToken);
@@ -346,6 +388,7 @@ export class Worker {
     await closed;
     await this.#spool.stop();
     await this.#link?.stop();
+    await this.#agent?.stop();
     this.#log.info({}, 'worker stopped');
   }
 
@@ -389,13 +432,30 @@ export class Worker {
     if (token !== null && !call.matchesToken(token)) {
       return reject(403, 'RESERVATION_INVALID', 'token does not match the reservation');
     }
+    const providerParam = url.searchParams.get('provider');
+    const provider = providerParam === null ? null : parseProvider(providerParam);
+    if (providerParam !== null && provider === null) {
+      return reject(400, 'INVALID_REQUEST', 'provider must be twilio, exotel, plivo or telnyx');
+    }
+    const signature = checkTwilioSignature(this.#options.twilioAuthToken, this.#url ?? '', req);
+    if (signature === 'invalid') {
+      return reject(403, 'TWILIO_SIGNATURE_INVALID', 'X-Twilio-Signature does not match the URL');
+    }
+    if (signature === 'absent' && provider === 'twilio') {
+      return reject(403, 'TWILIO_SIGNATURE_INVALID', 'X-Twilio-Signature header is missing');
+    }
+    const auth: StreamAuth = {
+      tokenProven: token !== null,
+      provider,
+      requireTwilioSignature: signature === 'absent',
+    };
 
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.#call !== call || call.hasSocket) {
         ws.close(1013, 'call no longer waiting for a stream');
         return;
       }
-      call.acceptSocket(ws, token !== null);
+      call.acceptSocket(ws, auth);
     });
   }
 

@@ -4,23 +4,28 @@
  *
  *   voxfleet start [--workers 4] [--base-port 7700] [--data-dir .voxfleet] [--sim-speed 1]
  *   voxfleet demo  [--contacts FILE] [--bot FILE] [--timeout-ms 900000] ...
+ *   voxfleet ingress render|add-fleet FILE ...
  */
 import { parseArgs } from 'node:util';
 import { CliError } from './errors.js';
 import { runStartCommand } from './commands/start.js';
 import { runDemoCommand } from './commands/demo.js';
+import { runIngressCommand } from './commands/ingress.js';
 
 const USAGE = `usage: voxfleet <command> [flags]
 
 commands:
   start   run voxbridge, voxdialler, the sim carrier and N workers on this machine
   demo    run the demo campaign against a running stack (or start one for the run)
+  ingress render a fleet definition to HAProxy and compose files (voxfleet ingress --help)
 
 flags for start and demo:
   --workers N           worker processes, each holding one call (default 4)
   --base-port PORT      voxbridge port; the others follow it (default 7700)
   --data-dir DIR        local state: databases, recordings, secrets (default .voxfleet)
   --sim-speed X         sim carrier speed, 1 is real time (default 1)
+  --provider NAME       media-stream protocol of the sim carrier's calls: twilio, exotel,
+                        plivo or telnyx (default twilio); applies to a stack this command starts
   --log-level LEVEL     trace, debug, info, warn or error (default info)
 
 flags for demo:
@@ -30,10 +35,14 @@ flags for demo:
   --max-attempts N      attempts per contact (default 2)
   --retry-backoff-ms MS first retry delay, doubled each time (default 3000)
   --timeout-ms MS       give up after this long (default 900000)
+  --bridge-url URL      run against this voxbridge (for example a Compose stack) instead
+                        of the local stack; needs --api-key
+  --api-key KEY         API key for --bridge-url
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'ingress') return await runIngressCommand(rest);
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
@@ -46,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
       'base-port': { type: 'string' },
       'data-dir': { type: 'string' },
       'sim-speed': { type: 'string' },
+      provider: { type: 'string' },
       'log-level': { type: 'string' },
       contacts: { type: 'string' },
       bot: { type: 'string' },
@@ -53,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       'max-attempts': { type: 'string' },
       'retry-backoff-ms': { type: 'string' },
       'timeout-ms': { type: 'string' },
+      'bridge-url': { type: 'string' },
+      'api-key': { type: 'string' },
     },
   });
   switch (command) {

@@ -13,6 +13,7 @@ export const StackFlags = z.object({
   'base-port': Integer(1024, 65_000).default(7700),
   'data-dir': z.string().min(1).default('.voxfleet'),
   'sim-speed': z.coerce.number().min(0.1).max(50).default(1),
+  provider: z.enum(['twilio', 'exotel', 'plivo', 'telnyx']).default('twilio'),
   'log-level': z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
@@ -23,6 +24,14 @@ export const DemoFlags = StackFlags.extend({
   'max-attempts': Integer(1, 10).default(2),
   'retry-backoff-ms': Integer(0, 3_600_000).default(3000),
   'timeout-ms': Integer(10_000, 24 * 3_600_000).default(900_000),
+  /** voxbridge to run the demo against in place of the local stack. It needs `api-key`. */
+  'bridge-url': z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional(),
+  'api-key': z.string().min(1).optional(),
+}).refine((flags) => (flags['bridge-url'] === undefined) === (flags['api-key'] === undefined), {
+  message: 'set both --bridge-url and --api-key, or neither',
+  path: ['bridge-url'],
 });
 
 export type StackFlags = z.infer<typeof StackFlags>;

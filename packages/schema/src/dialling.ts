@@ -29,6 +29,16 @@ export const SimScenario = z.enum([
 ]);
 export type SimScenario = z.infer<typeof SimScenario>;
 
+/**
+ * Route to the media of an attached call: the worker's WebSocket, which the carrier opens
+ * (`websocket`, the default), or a LiveKit room in which the call is a participant.
+ */
+export const AttachMedia = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('websocket') }).strict(),
+  z.object({ kind: z.literal('livekit'), room: z.string().min(1).max(128) }).strict(),
+]);
+export type AttachMedia = z.infer<typeof AttachMedia>;
+
 /** Body of `POST /attach` on a worker, sent by the dialler after it reserved the slot. */
 export const AttachRequest = z
   .object({
@@ -41,6 +51,10 @@ export const AttachRequest = z
     to: PhoneNumber,
     /** How long the worker waits for the media stream before it gives the slot back. */
     streamTimeoutMs: z.number().int().min(1_000).max(300_000).default(60_000),
+    /** When the dialler reserved the slot; feeds the reserve-to-attach setup metric. */
+    reservedAt: z.iso.datetime().optional(),
+    /** How to reach the call's media; absent means the carrier opens the WebSocket. */
+    media: AttachMedia.optional(),
   })
   .strict();
 export type AttachRequest = z.infer<typeof AttachRequest>;
@@ -74,6 +88,8 @@ export const PlaceCallRequest = z
     /** Sent to the worker in the stream's `start` message, as Twilio does. */
     customParameters: z.record(z.string(), z.string()).default({}),
     scenario: SimScenario.optional(),
+    /** Media-stream protocol the carrier speaks to the worker; the sim carrier defaults to twilio. */
+    provider: z.enum(['twilio', 'exotel', 'plivo', 'telnyx']).optional(),
     /** How long the phone rings before the carrier gives up with `no-answer`. */
     ringTimeoutMs: z.number().int().min(1_000).max(120_000).default(30_000),
   })

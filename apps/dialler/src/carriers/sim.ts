@@ -13,20 +13,27 @@ const PlaceCallResponse = z.object({ carrierCallId: z.string().min(1) });
 export interface SimCarrierOptions {
   baseUrl: string;
   requestTimeoutMs?: number;
+  /** Media-stream protocol to request on every call unless the request names one. */
+  provider?: PlaceCallRequest['provider'];
 }
 
 export class SimCarrier implements Carrier {
   readonly name = 'sim';
   private readonly url: string;
   private readonly timeoutMs: number;
+  private readonly provider: PlaceCallRequest['provider'];
 
   constructor(options: SimCarrierOptions) {
     this.url = `${options.baseUrl.replace(/\/+$/, '')}/v1/calls`;
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.provider = options.provider;
   }
 
   async placeCall(request: PlaceCallRequestInput): Promise<PlacedCall> {
-    const body = PlaceCallRequest.parse(request);
+    const provider = request.provider ?? this.provider;
+    const body = PlaceCallRequest.parse(
+      provider === undefined ? request : { ...request, provider },
+    );
     try {
       const response = await requestJson({
         method: 'POST',

@@ -5,28 +5,48 @@
  * socket close, hangup, abort or timeout arrives, and reports the end through `onEnd`.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { decodeMulaw } from '@voxfleet/audio';
+import { FRAME_SAMPLES, TELEPHONY_SAMPLE_RATE } from '@voxfleet/audio';
 import type { Logger } from '@voxfleet/logger';
 import type { AttachRequest, CallResult } from '@voxfleet/schema';
 import type { RawData, WebSocket } from 'ws';
 import type { BridgeClient } from '../bridge-client.js';
 import type { PromptSource, SessionOutcome, SessionRecording } from '../engine/types.js';
 import type { WorkerMetrics } from '../metrics.js';
-import { parseInboundFrame, type InboundFrame, type StartFrame } from '../protocol/twilio.js';
+import { StreamDecoder } from '../protocol/stream-decoder.js';
+import type { Provider, StreamEvent, StreamStart } from '../protocol/types.js';
 import { buildCallResult, type FallbackOutcome } from './call-result.js';
 import { FrameRejectionLog } from './frame-rejection-log.js';
+import { CallMediaMetrics } from './media-metrics.js';
 import { OutboundMedia } from './outbound-media.js';
 import type { CallSessionLike, CreateSession } from './session.js';
 import { Timeline } from './timeline.js';
 
-/** Inbound text frames larger than this are ignored; a Twilio media frame is about 350 bytes. */
+/**
+ * Inbound text frames larger than this are ignored. A Twilio media frame is about 350 bytes;
+ * an Exotel frame of 100 ms at 24 kHz is about 6.5 KB.
+ */
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** Inbound events kept while the config and prompts load: 30 s of 20 ms frames. */
 const MAX_BUFFERED_EVENTS = 1500;
 /** How long a session may take to finish after a hangup or abort before it is cut off. */
 const SESSION_END_GRACE_MS = 5_000;
-/** Extra wall-clock time over the bot's maximum duration, for a carrier that stalls media. */
-const WALL_CLOCK_SLACK_MS = 30_000;
+/**
+ * Extra wall-clock time over the bot's maximum duration. The engine ends the call at the
+ * maximum on media time; this guard ends it when the media stalls and media time stops.
+ */
+export const WALL_CLOCK_SLACK_MS = 10_000;
+/** Default for `streamIdleTimeoutMs`. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 15_000;
+
+/** Authentication result of a media WebSocket upgrade, passed to `acceptSocket`. */
+export interface StreamAuth {
+  /** True when the URL carried the right token; otherwise the `start` frame must carry it. */
+  tokenProven: boolean;
+  /** The provider pinned with `?provider=`; null detects it from the `start` frame. */
+  provider: Provider | null;
+  /** True when a Twilio stream must be rejected because its upgrade had no valid signature. */
+  requireTwilioSignature: boolean;
+}
 
 export type CallEnd =
   | { kind: 'stream-timeout' }
@@ -41,6 +61,11 @@ export interface ActiveCallOptions {
   bridge: BridgeClient;
   createSession: CreateSession;
   prompts: PromptSource;
+  /**
+   * The call ends when a started stream sends no valid frame for this long, because the
+   * engine's no-input and duration clocks run on inbound media time. Default 15 000.
+   */
+  streamIdleTimeoutMs?: number;
   /** Called once the stream's `start` frame proved the token: the call is live. */
   onStreamStarted: () => void;
   /** Called exactly once, when the call is over. */
@@ -48,6 +73,12 @@ export interface ActiveCallOptions {
 }
 
 type BufferedEvent = { kind: 'audio'; pcm: Int16Array } | { kind: 'dtmf'; digit: string };
+
+const NO_SOCKET_AUTH: StreamAuth = {
+  tokenProven: false,
+  provider: null,
+  requireTwilioSignature: false,
+};
 
 export class ActiveCall {
   readonly callId: string;
@@ -57,14 +88,18 @@ export class ActiveCall {
   readonly #log: Logger;
   readonly #attachedAt = Date.now();
   readonly #rejections: FrameRejectionLog;
+  readonly #media: CallMediaMetrics;
   #socket: WebSocket | null = null;
-  #socketProven = false;
-  #streamSid: string | null = null;
+  #auth: StreamAuth = NO_SOCKET_AUTH;
+  #decoder: StreamDecoder | null = null;
+  #streamId: string | null = null;
+  /** Inbound samples short of a whole 20 ms frame, delivered once the next media completes it. */
+  #inboundPartial = new Int16Array(0);
+  #idleTimer: NodeJS.Timeout | null = null;
   #streamStartedAt: Date | null = null;
   #outbound: OutboundMedia | null = null;
   #session: CallSessionLike | null = null;
-  /** Set once `session.start()` resolved; inbound audio and DTMF wait in `#buffered` till then. */
-  #sessionStarted = false;
+  /** Inbound audio and DTMF from before the session exists. */
   #buffered: BufferedEvent[] = [];
   #streamTimer: NodeJS.Timeout | null = null;
   #guardTimer: NodeJS.Timeout | null = null;
@@ -77,6 +112,11 @@ export class ActiveCall {
     this.botId = options.request.botId;
     this.#log = options.log;
     this.#rejections = new FrameRejectionLog(options.log, options.metrics);
+    this.#media = new CallMediaMetrics(
+      options.metrics,
+      this.#attachedAt,
+      options.request.reservedAt,
+    );
     this.timeline.add('attached', { workerId: options.workerId });
     this.#streamTimer = setTimeout(() => this.#onStreamTimeout(), options.request.streamTimeoutMs);
     this.#streamTimer.unref();
@@ -84,7 +124,7 @@ export class ActiveCall {
 
   /** True once a stream started; cancel is then rejected and the call runs to its end. */
   get streamStarted(): boolean {
-    return this.#streamSid !== null;
+    return this.#streamId !== null;
   }
 
   get hasSocket(): boolean {
@@ -99,14 +139,15 @@ export class ActiveCall {
   }
 
   /**
-   * Takes the media WebSocket. `tokenProven` is false when the URL carried no token; then
-   * every frame but `connected` is dropped until the `start` frame carries the right one.
+   * Takes the media WebSocket. When `auth.tokenProven` is false every frame but `connected`
+   * is dropped until the `start` frame carries the right token.
    */
-  acceptSocket(socket: WebSocket, tokenProven: boolean): void {
+  acceptSocket(socket: WebSocket, auth: StreamAuth): void {
     this.#socket = socket;
-    this.#socketProven = tokenProven;
-    this.timeline.add('stream-connected', { tokenInUrl: tokenProven });
-    this.#log.info({ tokenInUrl: tokenProven }, 'stream connected');
+    this.#auth = auth;
+    this.#decoder = new StreamDecoder(auth.provider);
+    this.timeline.add('stream-connected', { tokenInUrl: auth.tokenProven });
+    this.#log.info({ tokenInUrl: auth.tokenProven, provider: auth.provider }, 'stream connected');
 
     socket.on('message', (data, isBinary) => this.#onMessage(socket, data, isBinary));
     socket.on('close', (code) => this.#onSocketClose(socket, code));
@@ -152,79 +193,120 @@ export class ActiveCall {
   }
 
   #onMessage(socket: WebSocket, data: RawData, isBinary: boolean): void {
+    const startedAt = performance.now();
+    this.#handleMessage(socket, data, isBinary);
+    this.#options.metrics.frameProcessing.observe((performance.now() - startedAt) / 1000);
+  }
+
+  #handleMessage(socket: WebSocket, data: RawData, isBinary: boolean): void {
     if (socket !== this.#socket || this.#ending) return;
     if (isBinary) return this.#rejections.record('binary');
 
     const text = rawDataToBuffer(data);
     if (text.byteLength > MAX_FRAME_BYTES) return this.#rejections.record('too-large');
 
-    const parsed = parseInboundFrame(text.toString('utf8'));
-    if (!parsed.ok) return this.#rejections.record(parsed.reason, parsed.message);
-    this.#handleFrame(parsed.frame);
+    const decoded = this.#decoder?.decode(text.toString('utf8'));
+    if (decoded === undefined) return;
+    if (!decoded.ok) {
+      if (decoded.reason === 'duplicate-media' || decoded.reason === 'stale-media') {
+        this.#media.lateFrame();
+      }
+      return this.#rejections.record(decoded.reason, decoded.message);
+    }
+    if (this.#streamId !== null) this.#armIdleTimer();
+    for (const event of decoded.events) {
+      if (socket !== this.#socket || this.#ending) return;
+      this.#handleEvent(event);
+    }
   }
 
-  #handleFrame(frame: InboundFrame): void {
-    if (frame.event === 'connected') return;
-    if (frame.event === 'start') return this.#onStart(frame);
-    if (this.#streamSid === null) return this.#rejections.record('before-start');
-    if (frame.streamSid !== this.#streamSid) return this.#rejections.record('wrong-stream-sid');
-
-    switch (frame.event) {
-      case 'media': {
-        const pcm = decodeMulaw(Buffer.from(frame.media.payload, 'base64'));
-        this.#options.metrics.frames.inc({ direction: 'inbound' });
+  #handleEvent(event: StreamEvent): void {
+    if (event.type === 'start') return this.#onStart(event.start);
+    switch (event.type) {
+      case 'media':
+        this.#media.inboundFrame({
+          chunk: event.chunk,
+          timestampMs: event.timestampMs,
+          durationMs: (event.pcm.length * 1000) / TELEPHONY_SAMPLE_RATE,
+        });
         this.timeline.add('first-inbound-media');
-        this.#deliver({ kind: 'audio', pcm });
+        this.#deliverAudio(event.pcm);
         return;
-      }
       case 'dtmf':
-        this.timeline.add('dtmf', { digit: frame.dtmf.digit });
-        this.#deliver({ kind: 'dtmf', digit: frame.dtmf.digit });
+        this.timeline.add('dtmf', { digit: event.digit });
+        this.#deliver({ kind: 'dtmf', digit: event.digit });
         return;
       case 'mark':
-        this.#session?.handleMark(frame.mark.name);
+        this.#session?.handleMark(event.name);
         return;
       case 'stop':
         this.timeline.add('stream-stopped');
         this.#onCallerHangup('stop');
         return;
+      case 'notice':
+        if (event.event === 'error') {
+          this.#log.warn({ detail: event.detail?.slice(0, 200) }, 'carrier stream error');
+        }
+        return;
     }
   }
 
-  #onStart(frame: StartFrame): void {
-    if (this.#streamSid !== null) return this.#rejections.record('duplicate-start');
+  /** Hands caller audio to the engine in 20 ms frames, whatever size the provider sends. */
+  #deliverAudio(pcm: Int16Array): void {
+    let samples = pcm;
+    if (this.#inboundPartial.length > 0) {
+      samples = new Int16Array(this.#inboundPartial.length + pcm.length);
+      samples.set(this.#inboundPartial);
+      samples.set(pcm, this.#inboundPartial.length);
+    }
+    const whole = samples.length - (samples.length % FRAME_SAMPLES);
+    for (let start = 0; start < whole; start += FRAME_SAMPLES) {
+      this.#deliver({ kind: 'audio', pcm: samples.slice(start, start + FRAME_SAMPLES) });
+    }
+    this.#inboundPartial = samples.slice(whole);
+  }
+
+  #onStart(start: StreamStart): void {
     const socket = this.#socket;
     if (socket === null) return;
 
-    if (!this.#socketProven) {
-      const params = frame.start.customParameters;
+    const reject = (reason: string, closeReason: string): void => {
+      this.#options.metrics.attachRejections.inc({ code: 'RESERVATION_INVALID' });
+      this.#log.warn({ provider: start.provider, reason }, 'stream start rejected');
+      this.#socket = null;
+      socket.close(1008, closeReason);
+    };
+    if (start.provider === 'twilio' && this.#auth.requireTwilioSignature) {
+      return reject('missing-twilio-signature', 'missing X-Twilio-Signature');
+    }
+    if (!this.#auth.tokenProven) {
+      const params = start.customParameters;
       const token = params['token'];
       const callIdMatches = params['callId'] === undefined || params['callId'] === this.callId;
       if (token === undefined || !callIdMatches || !this.matchesToken(token)) {
-        this.#options.metrics.attachRejections.inc({ code: 'RESERVATION_INVALID' });
-        this.#log.warn({ tokenPresent: token !== undefined }, 'stream start token rejected');
-        this.#socket = null;
-        socket.close(1008, 'invalid stream token');
-        return;
+        return reject(
+          token === undefined ? 'token-missing' : 'token-invalid',
+          'invalid stream token',
+        );
       }
-      this.#socketProven = true;
     }
 
     if (this.#streamTimer !== null) clearTimeout(this.#streamTimer);
     this.#streamTimer = null;
-    this.#streamSid = frame.streamSid;
+    this.#streamId = start.streamId;
     this.#streamStartedAt = new Date();
-    this.timeline.add('stream-started', { callSid: frame.start.callSid ?? '' });
-    this.#options.metrics.callSetup.observe(
-      { phase: 'attach-to-stream' },
-      (Date.now() - this.#attachedAt) / 1000,
-    );
-    this.#outbound = new OutboundMedia({
-      socket,
-      streamSid: frame.streamSid,
-      onFrameSent: () => this.#onFrameSent(),
+    this.#armIdleTimer();
+    this.timeline.add('stream-started', {
+      provider: start.provider,
+      callSid: start.carrierCallId,
+      encoding: start.mediaFormat.encoding,
+      sampleRate: start.mediaFormat.sampleRate,
     });
-    this.#log.info({ streamSid: frame.streamSid }, 'stream started');
+    this.#media.streamStarted();
+    const stream = this.#decoder?.stream;
+    if (stream === null || stream === undefined) return;
+    this.#outbound = new OutboundMedia({ socket, stream, onFrameSent: () => this.#onFrameSent() });
+    this.#log.info({ provider: start.provider, streamId: start.streamId }, 'stream started');
     this.#options.onStreamStarted();
     void this.#startSession();
   }
@@ -295,6 +377,13 @@ export class ActiveCall {
       },
     );
 
+    // Caller audio that arrived while the config loaded came before the bot's first prompt,
+    // so it goes in before the flow starts. Delivered after it, it would move the media
+    // clock past prompts the caller has not heard yet.
+    const buffered = this.#buffered;
+    this.#buffered = [];
+    for (const event of buffered) this.#deliver(event);
+
     this.#guardTimer = setTimeout(() => {
       this.#log.warn(
         { maxCallDurationMs: config.config.maxCallDurationMs },
@@ -312,16 +401,11 @@ export class ActiveCall {
       this.#armEndGuard('failed', 'start-failed');
       return;
     }
-
-    this.#sessionStarted = true;
-    const buffered = this.#buffered;
-    this.#buffered = [];
-    for (const event of buffered) this.#deliver(event);
   }
 
   #deliver(event: BufferedEvent): void {
     const session = this.#session;
-    if (session === null || !this.#sessionStarted) {
+    if (session === null) {
       if (this.#buffered.length < MAX_BUFFERED_EVENTS) this.#buffered.push(event);
       else this.#rejections.record('buffer-full');
       return;
@@ -331,20 +415,16 @@ export class ActiveCall {
   }
 
   #onFrameSent(): void {
-    this.#options.metrics.frames.inc({ direction: 'outbound' });
-    if (this.timeline.add('first-bot-audio') && this.#streamStartedAt !== null) {
-      this.#options.metrics.callSetup.observe(
-        { phase: 'stream-to-first-audio' },
-        (Date.now() - this.#streamStartedAt.getTime()) / 1000,
-      );
-    }
+    this.#media.outboundFrame(this.#outbound?.queuedCount ?? 0);
+    this.timeline.add('first-bot-audio');
   }
 
   #onSocketClose(socket: WebSocket, code: number): void {
     if (socket !== this.#socket) return;
     this.#socket = null;
+    this.#clearIdleTimer();
     this.#outbound?.close();
-    if (this.#streamSid === null) {
+    if (this.#streamId === null) {
       // A socket that closes before `start` never began the call: keep waiting for a stream.
       this.#log.info({ code }, 'stream closed before start');
       return;
@@ -362,7 +442,7 @@ export class ActiveCall {
       return;
     }
     // Before the config loaded there is no session: the caller hung up during setup.
-    if (this.#streamSid !== null && this.timeline.has('config-loaded') === false) {
+    if (this.#streamId !== null && this.timeline.has('config-loaded') === false) {
       this.#log.info({ reason }, 'caller hung up during setup');
       this.#finish(null, {
         status: 'completed',
@@ -371,6 +451,40 @@ export class ActiveCall {
         error: null,
       });
     }
+  }
+
+  /** Restarts the idle clock; called on `start` and on every valid frame after it. */
+  #armIdleTimer(): void {
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    const timeoutMs = this.#options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
+    this.#idleTimer = setTimeout(() => this.#onStreamIdle(timeoutMs), timeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #clearIdleTimer(): void {
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+  }
+
+  /** A started stream went quiet: the carrier stalled, so the call is aborted. */
+  #onStreamIdle(timeoutMs: number): void {
+    this.#idleTimer = null;
+    if (this.#ending) return;
+    this.#log.warn({ streamIdleTimeoutMs: timeoutMs }, 'stream idle, ending call');
+    this.timeline.add('stream-idle', { timeoutMs });
+    this.#closeSocket(1011, 'stream idle');
+    const session = this.#session;
+    if (session !== null) {
+      session.abort('stream-idle');
+      this.#armEndGuard('failed', 'stream-idle');
+      return;
+    }
+    this.#finish(null, {
+      status: 'failed',
+      outcome: 'error',
+      hangupBy: 'system',
+      error: `no frame from the carrier for ${timeoutMs} ms`,
+    });
   }
 
   #onBotHangup(): void {
@@ -438,11 +552,14 @@ export class ActiveCall {
     this.#ending = true;
     if (this.#streamTimer !== null) clearTimeout(this.#streamTimer);
     if (this.#guardTimer !== null) clearTimeout(this.#guardTimer);
+    this.#clearIdleTimer();
     this.#rejections.flush();
+    this.#media.ended();
     this.#options.onEnd(end);
   }
 
   #closeSocket(code: number, reason: string): void {
+    this.#clearIdleTimer();
     const socket = this.#socket;
     this.#socket = null;
     this.#outbound?.close();

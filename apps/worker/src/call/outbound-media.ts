@@ -1,19 +1,19 @@
 /**
- * Outbound audio for one stream: frames the engine's PCM into 20 ms μ-law messages (160
- * samples, 160 bytes) and sends them with marks in order. Twilio buffers what it receives
- * and plays it at the carrier's pace, so messages go out as fast as the socket takes them.
- * The engine learns what was played from the echoed marks, not from this class.
+ * Outbound audio for one stream: cuts the engine's 8 kHz PCM into the provider's media
+ * messages (`stream.outboundFrameSamples` each, such as 20 ms for Twilio) and sends them with
+ * marks in order. Carriers buffer what they receive and play it at the line's pace, so
+ * messages go out as fast as the socket takes them. The engine learns what was played from
+ * the acknowledged marks, not from this class.
  */
-import { FRAME_SAMPLES, encodeMulaw } from '@voxfleet/audio';
 import type { WebSocket } from 'ws';
-import { buildClearMessage, buildMarkMessage, buildMediaMessage } from '../protocol/twilio.js';
+import type { ProtocolStream } from '../protocol/types.js';
 
 /** Above this many bytes buffered in the socket, sending waits for the socket to drain. */
 const MAX_BUFFERED_BYTES = 256 * 1024;
 
 export interface OutboundMediaOptions {
   socket: WebSocket;
-  streamSid: string;
+  stream: ProtocolStream;
   /** Called once per media message sent. */
   onFrameSent: () => void;
 }
@@ -21,7 +21,7 @@ export interface OutboundMediaOptions {
 export class OutboundMedia {
   readonly #options: OutboundMediaOptions;
   readonly #queue: Array<{ text: string; media: boolean }> = [];
-  /** Samples of an unfinished frame, sent once 160 are there or a mark follows. */
+  /** Samples of an unfinished message, sent once a whole one is there or a mark follows. */
   #partial = new Int16Array(0);
   #pumpTimer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -39,10 +39,12 @@ export class OutboundMedia {
       samples.set(pcm, this.#partial.length);
     }
 
-    const whole = samples.length - (samples.length % FRAME_SAMPLES);
-    for (let start = 0; start < whole; start += FRAME_SAMPLES) {
-      const frame = encodeMulaw(samples.subarray(start, start + FRAME_SAMPLES));
-      this.#queue.push({ text: buildMediaMessage(this.#options.streamSid, frame), media: true });
+    const { stream } = this.#options;
+    const frameSamples = stream.outboundFrameSamples;
+    const whole = samples.length - (samples.length % frameSamples);
+    for (let start = 0; start < whole; start += frameSamples) {
+      const text = stream.buildMedia(samples.subarray(start, start + frameSamples));
+      this.#queue.push({ text, media: true });
     }
     this.#partial = samples.slice(whole);
     this.#pump();
@@ -51,7 +53,7 @@ export class OutboundMedia {
   sendMark(name: string): void {
     if (this.#closed) return;
     this.#flushPartial();
-    this.#queue.push({ text: buildMarkMessage(this.#options.streamSid, name), media: false });
+    this.#queue.push({ text: this.#options.stream.buildMark(name), media: false });
     this.#pump();
   }
 
@@ -60,7 +62,7 @@ export class OutboundMedia {
     if (this.#closed) return;
     this.#queue.length = 0;
     this.#partial = new Int16Array(0);
-    this.#send({ text: buildClearMessage(this.#options.streamSid), media: false });
+    this.#send({ text: this.#options.stream.buildClear(), media: false });
   }
 
   /** Number of messages not yet handed to the socket. */
@@ -83,11 +85,11 @@ export class OutboundMedia {
 
   #flushPartial(): void {
     if (this.#partial.length === 0) return;
-    const frame = new Int16Array(FRAME_SAMPLES);
+    const { stream } = this.#options;
+    const frame = new Int16Array(stream.outboundFrameSamples);
     frame.set(this.#partial);
     this.#partial = new Int16Array(0);
-    const text = buildMediaMessage(this.#options.streamSid, encodeMulaw(frame));
-    this.#queue.push({ text, media: true });
+    this.#queue.push({ text: stream.buildMedia(frame), media: true });
   }
 
   #pump(): void {

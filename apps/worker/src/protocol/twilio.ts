@@ -6,6 +6,8 @@
  * fields; an unknown `event` is invalid.
  */
 import { z } from 'zod';
+import type { DecodeResult, ProtocolAdapter, ProtocolStream, StreamStart } from './types.js';
+import { decodeWireAudio, encodeWireAudio, mediaEvent } from './wire-audio.js';
 
 const NumericString = z.string().regex(/^[0-9]{1,20}$/, 'must be a decimal string');
 const StreamSid = z.string().min(1).max(128);
@@ -123,3 +125,82 @@ export function buildMarkMessage(streamSid: string, name: string): string {
 export function buildClearMessage(streamSid: string): string {
   return JSON.stringify({ event: 'clear', streamSid });
 }
+
+/** 20 ms of μ-law at 8 kHz per outbound `media` message, as Twilio sends its own frames. */
+const TWILIO_FRAME_SAMPLES = 160;
+
+class TwilioStream implements ProtocolStream {
+  readonly start: StreamStart;
+  readonly outboundFrameSamples = TWILIO_FRAME_SAMPLES;
+
+  constructor(start: StreamStart) {
+    this.start = start;
+  }
+
+  decode(value: unknown): DecodeResult {
+    const parsed = InboundFrame.safeParse(value);
+    if (!parsed.success) {
+      return { ok: false, reason: 'invalid-frame', message: z.prettifyError(parsed.error) };
+    }
+    const frame = parsed.data;
+    if (frame.event === 'connected')
+      return { ok: true, events: [{ type: 'notice', event: 'connected' }] };
+    if (frame.event === 'start')
+      return { ok: false, reason: 'duplicate-start', message: 'second start frame' };
+    if (frame.streamSid !== this.start.streamId) {
+      return {
+        ok: false,
+        reason: 'wrong-stream-sid',
+        message: 'streamSid does not match the stream',
+      };
+    }
+    switch (frame.event) {
+      case 'media': {
+        const pcm = decodeWireAudio(frame.media.payload, this.start.mediaFormat);
+        return { ok: true, events: [mediaEvent(pcm, frame.media.chunk, frame.media.timestamp)] };
+      }
+      case 'dtmf':
+        return { ok: true, events: [{ type: 'dtmf', digit: frame.dtmf.digit }] };
+      case 'mark':
+        return { ok: true, events: [{ type: 'mark', name: frame.mark.name }] };
+      case 'stop':
+        return { ok: true, events: [{ type: 'stop' }] };
+    }
+  }
+
+  buildMedia(pcm: Int16Array): string {
+    const payload = encodeWireAudio(pcm, this.start.mediaFormat);
+    return JSON.stringify({ event: 'media', streamSid: this.start.streamId, media: { payload } });
+  }
+
+  buildMark(name: string): string {
+    return buildMarkMessage(this.start.streamId, name);
+  }
+
+  buildClear(): string {
+    return buildClearMessage(this.start.streamId);
+  }
+}
+
+/** Twilio Media Streams: `start` carries `streamSid` and `start.callSid`; audio is 8 kHz μ-law. */
+export const twilioAdapter: ProtocolAdapter = {
+  provider: 'twilio',
+  matchesStart: (keys) => keys.has('streamSid') && keys.has('callSid'),
+  openStream(value) {
+    const parsed = StartFrame.safeParse(value);
+    if (!parsed.success) {
+      return { ok: false, reason: 'invalid-frame', message: z.prettifyError(parsed.error) };
+    }
+    const frame = parsed.data;
+    return {
+      ok: true,
+      stream: new TwilioStream({
+        provider: 'twilio',
+        streamId: frame.streamSid,
+        carrierCallId: frame.start.callSid ?? '',
+        customParameters: frame.start.customParameters,
+        mediaFormat: { encoding: 'mulaw', sampleRate: 8000 },
+      }),
+    };
+  },
+};

@@ -1,12 +1,14 @@
 /**
  * `voxfleet demo`: runs the demo campaign against the stack that `voxfleet start` runs
  * from the same data dir. With no stack answering, it starts one for the run (its log goes
- * to `<data dir>/stack.log`) and stops it afterwards.
+ * to `<data dir>/stack.log`) and stops it afterwards. With `--bridge-url` and `--api-key` it
+ * uses that voxbridge, for example one in a Compose stack, and starts nothing.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { runDemo, summariseReport } from '../demo/run-demo.js';
+import { CliError } from '../errors.js';
 import { LocalStack } from '../stack/local-stack.js';
 import { readSecrets } from '../stack/secrets.js';
 import { bridgeUrlOf } from '../stack/services.js';
@@ -22,6 +24,19 @@ async function isAnswering(url: string): Promise<boolean> {
   }
 }
 
+/** Polls `GET /health` until it returns 200 or `timeoutMs` passes. */
+async function waitUntilAnswering(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isAnswering(url))) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return true;
+}
+
+/** How long `--bridge-url` gets to return 200 on `/health`, for a stack that is still starting. */
+const BRIDGE_WAIT_MS = 30_000;
+
 export async function runDemoCommand(values: Record<string, unknown>): Promise<number> {
   const flags = parseFlags(DemoFlags, values);
   const dataDir = resolve(flags['data-dir']);
@@ -31,7 +46,17 @@ export async function runDemoCommand(values: Record<string, unknown>): Promise<n
   let apiKey: string;
 
   const existing = readSecrets(dataDir);
-  if (existing && (await isAnswering(existing.bridgeUrl))) {
+  if (flags['bridge-url'] !== undefined && flags['api-key'] !== undefined) {
+    bridgeUrl = flags['bridge-url'].replace(/\/+$/, '');
+    apiKey = flags['api-key'];
+    if (!(await waitUntilAnswering(bridgeUrl, BRIDGE_WAIT_MS))) {
+      throw new CliError(
+        'CLI_BRIDGE_UNREACHABLE',
+        `voxbridge at ${bridgeUrl} did not answer GET /health within ${BRIDGE_WAIT_MS} ms; start it or fix --bridge-url`,
+      );
+    }
+    out.write(`using voxbridge at ${bridgeUrl}\n`);
+  } else if (existing && (await isAnswering(existing.bridgeUrl))) {
     bridgeUrl = existing.bridgeUrl;
     apiKey = existing.apiKey;
     out.write(`using the running stack at ${bridgeUrl}\n`);
@@ -45,6 +70,7 @@ export async function runDemoCommand(values: Record<string, unknown>): Promise<n
       dataDir,
       simSpeed: flags['sim-speed'],
       logLevel: flags['log-level'],
+      provider: flags.provider,
     };
     out.write(`no stack answers at ${bridgeUrlOf(layout)}; starting one (log: ${logFile})\n`);
     stack = new LocalStack({ ...layout, output: createWriteStream(logFile), colour: false });

@@ -31,6 +31,7 @@ export async function runStartCommand(values: Record<string, unknown>): Promise<
     dataDir: resolve(flags['data-dir']),
     simSpeed: flags['sim-speed'],
     logLevel: flags['log-level'],
+    provider: flags.provider,
     output: process.stdout,
     colour: process.stdout.isTTY === true,
   });

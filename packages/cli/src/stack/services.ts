@@ -11,6 +11,8 @@ export interface StackLayout {
   dataDir: string;
   simSpeed: number;
   logLevel: string;
+  /** Media-stream protocol the sim carrier speaks to the workers; twilio when unset. */
+  provider?: 'twilio' | 'exotel' | 'plivo' | 'telnyx';
 }
 
 export interface ServiceSpec {
@@ -49,6 +51,7 @@ export function planServices(layout: StackLayout, secrets: StackSecrets): Servic
         BRIDGE_DATA_DIR: join(dataDir, 'bridge'),
         BRIDGE_INTERNAL_TOKEN: secrets.internalToken,
         BRIDGE_BOOTSTRAP_API_KEY: secrets.apiKey,
+        REGISTRY_URL: registryUrl,
       },
     },
     {
@@ -103,6 +106,7 @@ export function planServices(layout: StackLayout, secrets: StackSecrets): Servic
       REGISTRY_URL: registryUrl,
       CARRIER: 'sim',
       CARRIER_SIM_URL: `http://${host}:${carrierPort}`,
+      CARRIER_PROVIDER: layout.provider ?? 'twilio',
       CARRIER_CALLBACK_SECRET: secrets.carrierSecret,
     },
   });

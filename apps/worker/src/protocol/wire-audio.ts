@@ -1,0 +1,85 @@
+/**
+ * Conversion between the wire audio of a media stream and the engine's 8 kHz 16-bit PCM,
+ * plus the small zod pieces every adapter's frame schemas share.
+ */
+import {
+  TELEPHONY_SAMPLE_RATE,
+  decodeAlaw,
+  decodeMulaw,
+  encodeAlaw,
+  encodeMulaw,
+  pcmFromBytes,
+  pcmToBytes,
+  resample,
+} from '@voxfleet/audio';
+import { z } from 'zod';
+import type { MediaFormat } from './types.js';
+
+/**
+ * Base64 without line breaks. 400 000 characters is 300 000 bytes: about six seconds of 24 kHz
+ * 16-bit PCM, more than any provider sends in one inbound frame.
+ */
+export const Base64Payload = z
+  .string()
+  .max(400_000)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+
+/** A counter that some providers send as a decimal string and others as a number. */
+export const Counter = z.union([
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  z.string().regex(/^[0-9]{1,15}$/, 'must be a decimal number'),
+]);
+
+export const StreamId = z.string().min(1).max(128);
+
+export const DtmfDigit = z.string().regex(/^[0-9*#A-D]$/, 'must be one DTMF digit');
+
+export const MarkName = z.string().min(1).max(256);
+
+export const ParameterRecord = z.record(z.string().max(256), z.string().max(4096));
+
+/** Decodes one payload to 8 kHz PCM; an odd trailing byte of 16-bit PCM is dropped. */
+export function decodeWireAudio(payload: string, format: MediaFormat): Int16Array {
+  const bytes = Buffer.from(payload, 'base64');
+  let pcm: Int16Array;
+  if (format.encoding === 'mulaw') pcm = decodeMulaw(bytes);
+  else if (format.encoding === 'alaw') pcm = decodeAlaw(bytes);
+  else pcm = pcmFromBytes(bytes);
+  if (format.sampleRate === TELEPHONY_SAMPLE_RATE) return pcm;
+  return resample(pcm, format.sampleRate, TELEPHONY_SAMPLE_RATE);
+}
+
+/** Encodes 8 kHz PCM in the stream's wire format and returns it as base64. */
+export function encodeWireAudio(pcm: Int16Array, format: MediaFormat): string {
+  const samples =
+    format.sampleRate === TELEPHONY_SAMPLE_RATE
+      ? pcm
+      : resample(pcm, TELEPHONY_SAMPLE_RATE, format.sampleRate);
+  let bytes: Uint8Array;
+  if (format.encoding === 'mulaw') bytes = encodeMulaw(samples);
+  else if (format.encoding === 'alaw') bytes = encodeAlaw(samples);
+  else bytes = pcmToBytes(samples);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** Reads a counter sent as a number or a decimal string. */
+export function counterValue(value: number | string | undefined): number | null {
+  if (value === undefined) return null;
+  return typeof value === 'number' ? value : Number(value);
+}
+
+/** Builds a media event, leaving out the counters the frame did not carry. */
+export function mediaEvent(
+  pcm: Int16Array,
+  chunk: number | string | undefined,
+  timestamp: number | string | undefined,
+): { type: 'media'; pcm: Int16Array; chunk?: number; timestampMs?: number } {
+  const chunkValue = counterValue(chunk);
+  const timestampMs = counterValue(timestamp);
+  return {
+    type: 'media',
+    pcm,
+    ...(chunkValue === null ? {} : { chunk: chunkValue }),
+    ...(timestampMs === null ? {} : { timestampMs }),
+  };
+}
