@@ -33,6 +33,10 @@ const bridge = await createBridge({
   adminKey: env.adminKey,
   bootstrapApiKey: env.bootstrapApiKey,
   maxRecordingBytes: env.maxRecordingBytes,
+  mongo: env.mongo,
+  s3: env.s3,
+  registryUrl: env.registryUrl,
+  uiDir: env.uiDir,
   logger,
 });
 

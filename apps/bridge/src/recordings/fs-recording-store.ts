@@ -9,15 +9,13 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+import { assertRecordingKey } from './keys.js';
 import type { OpenedRecording, RecordingStore, StoredRecording } from './types.js';
 
 export interface FsRecordingStoreOptions {
   /** Root folder; `init()` creates it. */
   dir: string;
 }
-
-/** Keys are relative paths of letters, digits, `_`, `-` and `.` segments. */
-const KEY_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
 
 export class FsRecordingStore implements RecordingStore {
   readonly #root: string;
@@ -27,10 +25,9 @@ export class FsRecordingStore implements RecordingStore {
   }
 
   #pathOf(key: string): string {
+    assertRecordingKey(key);
     const path = resolve(this.#root, key);
-    if (!KEY_PATTERN.test(key) || !path.startsWith(this.#root + sep)) {
-      throw new Error(`invalid recording key "${key}"`);
-    }
+    if (!path.startsWith(this.#root + sep)) throw new Error(`invalid recording key "${key}"`);
     return path;
   }
 
@@ -78,5 +75,15 @@ export class FsRecordingStore implements RecordingStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.#pathOf(key), { force: true });
+  }
+
+  /** Returns null: files have no URL of their own, so voxbridge streams them. */
+  async getDownloadUrl(key: string): Promise<string | null> {
+    this.#pathOf(key);
+    return null;
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release: every stream closes itself.
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Storage of call recordings. The local filesystem implements it today
- * (`fs-recording-store.ts`); an S3 backend can implement the same contract later.
+ * Storage of call recordings. `fs-recording-store.ts` keeps them as local files and
+ * `s3-recording-store.ts` as objects in an S3 bucket; both pass `test/recording-contract.ts`.
  */
 import type { Readable } from 'node:stream';
 
@@ -26,7 +26,15 @@ export interface RecordingStore {
   put(key: string, source: Readable): Promise<StoredRecording>;
   /** Opens a stored recording for streaming, or returns null when there is none. */
   open(key: string): Promise<OpenedRecording | null>;
+  /** Deletes a recording; a missing one is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Returns a URL from which a client downloads the recording without voxbridge, such as a
+   * presigned S3 URL, or null when the backend has none or the recording does not exist.
+   */
+  getDownloadUrl(key: string): Promise<string | null>;
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
 }
 
 /** Returns the storage key of a call's recording. */

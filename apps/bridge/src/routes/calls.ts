@@ -49,7 +49,17 @@ export const callRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) =>
     async (request) => {
       const call = await deps.store.getCall(tenantOf(request).id, request.params.id);
       if (call === null) throw callNotFound(request.params.id);
-      return callDetailView(call);
+      const view = callDetailView(call);
+      if (call.recording === null) return view;
+      // A backend with direct downloads (S3 with S3_PRESIGN=true) replaces the API path. When
+      // it fails, the API path still serves the recording, so the detail keeps that one.
+      const directUrl = await deps.recordings
+        .getDownloadUrl(call.recording.key)
+        .catch((err: unknown) => {
+          request.log.warn({ err, callId: call.id }, 'recording download url failed');
+          return null;
+        });
+      return directUrl === null ? view : { ...view, recordingUrl: directUrl };
     },
   );
 
