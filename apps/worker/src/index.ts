@@ -42,6 +42,8 @@ export interface WorkerHandle {
   stop(): Promise<void>;
   readonly state: WorkerState;
   readonly workerId: string;
+  /** The bound HAProxy agent-check port, or null when `agentPort` was not set. */
+  readonly agentPort: number | null;
   /** Resolves once the current call (if any) has ended and its result is spooled. */
   whenCallEnded(): Promise<void>;
 }
@@ -95,6 +97,9 @@ export function createWorker(options: CreateWorkerOptions): WorkerHandle {
     },
     get workerId() {
       return options.workerId;
+    },
+    get agentPort() {
+      return worker?.agentPort ?? null;
     },
     whenCallEnded: () => worker?.whenCallEnded() ?? Promise.resolve(),
   };

@@ -54,3 +54,32 @@ test('loadEnv rejects invalid values with their names', () => {
     );
   }
 });
+
+test('loadEnv builds publicUrl from WORKER_PUBLIC_HOST', () => {
+  const named = loadEnv({
+    BRIDGE_INTERNAL_TOKEN: 'secret',
+    WORKER_PUBLIC_HOST: 'worker-3.internal',
+    WORKER_PORT: '7900',
+  });
+  assert.equal(named.publicUrl, 'http://worker-3.internal:7900');
+
+  const auto = loadEnv({ BRIDGE_INTERNAL_TOKEN: 'secret', WORKER_PUBLIC_HOST: 'auto' });
+  assert.equal(auto.publicUrl, `http://${hostname()}:7801`);
+  assert.equal(auto.workerId, `${hostname()}-7801`);
+});
+
+test('loadEnv rejects WORKER_PUBLIC_HOST with WORKER_PUBLIC_URL', () => {
+  assert.throws(
+    () =>
+      loadEnv({
+        BRIDGE_INTERNAL_TOKEN: 'secret',
+        WORKER_PUBLIC_HOST: 'auto',
+        WORKER_PUBLIC_URL: 'http://worker-1:7801',
+      }),
+    /WORKER_PUBLIC_HOST: set either it or WORKER_PUBLIC_URL, not both/,
+  );
+  assert.throws(
+    () => loadEnv({ BRIDGE_INTERNAL_TOKEN: 'secret', WORKER_PUBLIC_HOST: 'http://x' }),
+    /WORKER_PUBLIC_HOST/,
+  );
+});

@@ -1,12 +1,14 @@
 /**
  * The worker's HTTP routes on node:http:
  * `GET /health`, `GET /ready`, `GET /metrics`, `POST /attach`,
- * `POST /attach/{callId}/cancel` and `POST /drain` (internal token).
+ * `POST /attach/{callId}/cancel`, `POST /livekit/dialout` and `POST /drain` (internal token).
  * Errors reply `{ error: { code, message } }`; WebSocket upgrades are handled in `worker.ts`.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AttachRequest } from '@voxfleet/schema';
 import { WorkerError } from '../errors.js';
+import type { LiveKitConfig } from '../livekit/config.js';
 import { decodePathSegment, type Worker } from '../worker.js';
 import { readJsonBody, sendError, sendJson } from './responses.js';
 
@@ -27,7 +29,8 @@ export async function handleRequest(
     if (error.code === 'INTERNAL') {
       worker.log.error({ err, method: req.method, url: req.url }, 'request failed');
     }
-    if (req.url === '/attach') worker.metrics.attachRejections.inc({ code: error.code });
+    if (req.url === '/attach' || req.url === '/livekit/dialout')
+      worker.metrics.attachRejections.inc({ code: error.code });
     if (!res.headersSent) sendError(res, error);
     else res.destroy();
   }
@@ -54,7 +57,10 @@ async function route(worker: Worker, req: IncomingMessage, res: ServerResponse):
     return;
   }
   if (path === '/attach' && method === 'POST') {
-    return sendJson(res, 200, await worker.attach(await readJsonBody(req)));
+    return sendJson(res, 200, await attach(worker, await readJsonBody(req)));
+  }
+  if (path === '/livekit/dialout' && method === 'POST') {
+    return sendJson(res, 200, await dialOutWithLiveKit(worker, await readJsonBody(req)));
   }
   const cancel = CANCEL_PATH.exec(path);
   if (cancel !== null && method === 'POST') {
@@ -71,6 +77,35 @@ async function route(worker: Worker, req: IncomingMessage, res: ServerResponse):
     return sendJson(res, 202, { state: worker.state });
   }
   throw new WorkerError('NOT_FOUND', `no route for ${method} ${path}`);
+}
+
+/** Attaches a call; one whose media is in a LiveKit room also joins that room. */
+async function attach(worker: Worker, body: unknown): Promise<unknown> {
+  const parsed = AttachRequest.safeParse(body);
+  if (!parsed.success || parsed.data.media?.kind !== 'livekit') return worker.attach(body);
+  const { callId, reservationToken, media } = parsed.data;
+  const config = requireLiveKit(worker);
+  const { attachToRoom } = await import('../livekit/room-attach.js');
+  const context = { worker, config, media: worker.livekitMedia, log: worker.log };
+  return attachToRoom(context, { callId, reservationToken, room: media.room, raw: body });
+}
+
+/** Loads the LiveKit modules on the first dial-out only, so an idle worker never loads them. */
+async function dialOutWithLiveKit(worker: Worker, body: unknown): Promise<unknown> {
+  const config = requireLiveKit(worker);
+  const { dialOut } = await import('../livekit/dialout.js');
+  return dialOut({ worker, config, media: worker.livekitMedia, log: worker.log }, body);
+}
+
+function requireLiveKit(worker: Worker): LiveKitConfig {
+  const config = worker.livekitConfig;
+  if (config === undefined) {
+    throw new WorkerError(
+      'LIVEKIT_NOT_CONFIGURED',
+      'LiveKit calls need LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_SIP_TRUNK_ID',
+    );
+  }
+  return config;
 }
 
 function hasBearer(req: IncomingMessage, token: string): boolean {
