@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Compiles each workspace to its dist/ folder with tsc, in dependency order (the order of
 // "workspaces" in package.json), so each package builds against its dependencies' types.
-import { readFileSync } from 'node:fs';
+// A workspace without tsconfig.build.json, such as the Vite-built apps/ui, runs its own
+// `build` script instead.
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
@@ -10,10 +12,15 @@ const { workspaces } = JSON.parse(readFileSync(new URL('../package.json', import
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 for (const workspace of workspaces) {
-  const result = spawnSync(process.execPath, [tsc, '-p', `${workspace}/tsconfig.build.json`], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const result = existsSync(`${root}${workspace}/tsconfig.build.json`)
+    ? spawnSync(process.execPath, [tsc, '-p', `${workspace}/tsconfig.build.json`], {
+        cwd: root,
+        stdio: 'inherit',
+      })
+    : spawnSync('npm', ['run', 'build', '--silent', '-w', workspace], {
+        cwd: root,
+        stdio: 'inherit',
+      });
   if (result.status !== 0) {
     console.error(`build failed in ${workspace}`);
     process.exit(result.status ?? 1);

@@ -19,6 +19,9 @@ import { botRoutes } from './routes/bots.js';
 import { callRoutes } from './routes/calls.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import type { RouteDeps } from './routes/deps.js';
+import { fleetRoutes } from './routes/fleet.js';
+import type { FleetRouteOptions } from './routes/fleet.js';
+import { dashboardRoutes } from './routes/fleet-ui.js';
 import { internalDiallerRoutes } from './routes/internal-dialler.js';
 import { internalWorkerRoutes } from './routes/internal-worker.js';
 import { systemRoutes } from './routes/system.js';
@@ -28,6 +31,11 @@ export interface BuildAppOptions {
   logger: Logger;
   version: string;
   deps: RouteDeps;
+  fleet?: Omit<FleetRouteOptions, 'store' | 'logger'>;
+  /** Folder of the dashboard build served under `/`; no dashboard when absent. */
+  uiDir?: string;
+  /** Silence after which the claim closes a live call as abandoned; the store's default when absent. */
+  attemptStaleMs?: number;
 }
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
@@ -85,7 +93,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(botRoutes, deps);
   await app.register(campaignRoutes, deps);
   await app.register(callRoutes, deps);
-  await app.register(internalDiallerRoutes, deps);
+  await app.register(internalDiallerRoutes, { ...deps, attemptStaleMs: options.attemptStaleMs });
   await app.register(internalWorkerRoutes, deps);
+  await app.register(fleetRoutes, { ...options.fleet, store: deps.store, logger: options.logger });
+  if (options.uiDir !== undefined) {
+    await app.register(dashboardRoutes, { uiDir: options.uiDir, logger: options.logger });
+  }
   return app;
 }

@@ -45,6 +45,8 @@ const EnvSchema = z.object({
     .min(1024)
     .default(50 * 1024 * 1024),
   BRIDGE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  /** A live call without a status update this long is closed as abandoned at the next claim. */
+  BRIDGE_ATTEMPT_STALE_MS: z.coerce.number().int().min(1_000).default(300_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   REGISTRY_URL: z.preprocess(
     (value) => (value === '' ? undefined : value),
@@ -135,6 +137,8 @@ export interface BridgeEnv {
   bootstrapApiKey: string | undefined;
   maxRecordingBytes: number;
   shutdownTimeoutMs: number;
+  /** Silence after which a queued, dialling or ringing call counts as abandoned. */
+  attemptStaleMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Capacity registry the fleet routes read; the fleet is empty without it. */
   registryUrl: string | undefined;
@@ -165,6 +169,7 @@ export function loadEnv(source: Record<string, string | undefined>): BridgeEnv {
     bootstrapApiKey: env.BRIDGE_BOOTSTRAP_API_KEY,
     maxRecordingBytes: env.BRIDGE_MAX_RECORDING_BYTES,
     shutdownTimeoutMs: env.BRIDGE_SHUTDOWN_TIMEOUT_MS,
+    attemptStaleMs: env.BRIDGE_ATTEMPT_STALE_MS,
     logLevel: env.LOG_LEVEL,
     registryUrl: env.REGISTRY_URL,
     uiDir: env.BRIDGE_UI_DIR ?? DEFAULT_UI_DIR,

@@ -68,6 +68,12 @@ export interface BridgeOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Clock for claims and timestamps; tests may pin it. */
   now?: () => Date;
+  /**
+   * A `queued`, `dialling` or `ringing` call without a status update this long is closed
+   * as `failed`, reason `abandoned`, at the next claim; `in-progress` calls get the bot's
+   * `maxCallDurationMs` on top. Defaults to 300000 (5 minutes).
+   */
+  attemptStaleMs?: number;
   /** Capacity registry URL for the fleet routes; without it `GET /v1/fleet` is empty. */
   registryUrl?: string;
   /** How often the fleet routes sample the registry. Defaults to 5000. */
@@ -115,6 +121,7 @@ export async function createBridge(options: BridgeOptions): Promise<Bridge> {
         : { sampleIntervalMs: options.fleetSampleIntervalMs }),
     },
     ...(servesDashboard ? { uiDir } : {}),
+    ...(options.attemptStaleMs === undefined ? {} : { attemptStaleMs: options.attemptStaleMs }),
     deps: {
       store,
       recordings,

@@ -33,6 +33,7 @@ const bridge = await createBridge({
   adminKey: env.adminKey,
   bootstrapApiKey: env.bootstrapApiKey,
   maxRecordingBytes: env.maxRecordingBytes,
+  attemptStaleMs: env.attemptStaleMs,
   mongo: env.mongo,
   s3: env.s3,
   registryUrl: env.registryUrl,
