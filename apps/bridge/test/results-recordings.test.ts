@@ -238,6 +238,18 @@ describe('result and recording routes', () => {
     assert.equal(response.status, 415);
   });
 
+  test('text or json body is 415, not 500', async () => {
+    const { callId } = await liveCall();
+    for (const contentType of ['text/plain', 'application/json']) {
+      const body = contentType === 'text/plain' ? 'x' : '{}';
+      const response = await t.internal('PUT', `/internal/calls/${callId}/recording`, body, {
+        'content-type': contentType,
+      });
+      assert.equal(response.status, 415, contentType);
+      assert.equal(await errorCode(response), 'UNSUPPORTED_MEDIA_TYPE');
+    }
+  });
+
   test('upload for unknown call is 404', async () => {
     const response = await t.internal(
       'PUT',

@@ -420,7 +420,6 @@ export class Worker {
       }
       return reject(404, 'CALL_NOT_FOUND', 'no call is attached to this worker');
     }
-    if (call.hasSocket) return reject(409, 'WORKER_BUSY', 'the call already has a stream');
     if (decodePathSegment(match[1] ?? '') !== call.botId) {
       return reject(403, 'RESERVATION_INVALID', 'bot id does not match the attached call');
     }
@@ -431,6 +430,9 @@ export class Worker {
     }
     if (token !== null && !call.matchesToken(token)) {
       return reject(403, 'RESERVATION_INVALID', 'token does not match the reservation');
+    }
+    if (call.hasSocket && !(token !== null && call.hasUnprovenSocket)) {
+      return reject(409, 'WORKER_BUSY', 'the call already has a stream');
     }
     const providerParam = url.searchParams.get('provider');
     const provider = providerParam === null ? null : parseProvider(providerParam);
@@ -451,6 +453,8 @@ export class Worker {
     };
 
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      // A socket that proved its token in the URL displaces one that has proven nothing.
+      if (this.#call === call && auth.tokenProven) call.dropUnprovenSocket();
       if (this.#call !== call || call.hasSocket) {
         ws.close(1013, 'call no longer waiting for a stream');
         return;

@@ -211,6 +211,30 @@ test('worker registers again after the registry lost it', async () => {
   assert.ok(logged, 're-registration was not logged');
 });
 
+test('socket without a token cannot lock out the real stream', async () => {
+  const reservation = await harness.reserve();
+  const attach = await postJson(`${url}/attach`, attachBody(reservation));
+  assert.equal(attach.status, 200);
+  const streamUrl = new URL(String(attach.body['streamUrl']));
+  const bareUrl = `${streamUrl.origin}${streamUrl.pathname}`;
+
+  // Anyone who knows the bot id can open this one; it proves nothing.
+  const squatter = await TwilioCaller.connect(bareUrl);
+  const second = await rejectedUpgrade(bareUrl);
+  assert.equal(second.status, 409);
+
+  // The carrier's stream carries the token and takes the call over.
+  const carrier = await TwilioCaller.connect(streamUrl.toString());
+  await waitUntil(async () => squatter.closeCode !== null, 'squatter closed');
+  assert.equal(squatter.closeCode, 1008);
+  assert.equal(carrier.isOpen, true);
+  carrier.sendConnected();
+  carrier.sendStart();
+  await waitUntil(async () => !(await isReady()), 'call running');
+  carrier.close();
+  await waitUntil(isReady, 'ready after the call');
+});
+
 test('drain request needs the internal token and stops new attaches', async () => {
   const unauthorized = await postJson(`${url}/drain`, {});
   assert.equal(unauthorized.status, 401);

@@ -6,7 +6,13 @@ import { CliError } from './errors.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-const Integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A decimal integer flag; `z.coerce` alone would also take `0x10`, `1e3` or an empty string. */
+const Integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole decimal number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 export const StackFlags = z.object({
   workers: Integer(1, 64).default(4),

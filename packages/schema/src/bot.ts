@@ -24,7 +24,7 @@ export const Prompt = z
     audio: z
       .string()
       .max(256)
-      .regex(/^[A-Za-z0-9_./-]+\.wav$/, 'must be a relative .wav path')
+      .regex(/^[A-Za-z0-9_-][A-Za-z0-9_./-]*\.wav$/, 'must be a relative .wav path')
       .refine((p) => !p.split('/').includes('..'), 'must not contain ".."')
       .optional(),
   })
@@ -121,7 +121,44 @@ export const BotConfig = z
         }
       }
     }
+    for (const id of nodesWithoutHangup(config.nodes)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes', id],
+        message: 'no hangup node can be reached from this node, so the call could never end',
+      });
+    }
   });
+
+function successorsOf(node: FlowNode): string[] {
+  if (node.type === 'say') return [node.next];
+  if (node.type === 'hangup') return [];
+  const next = [node.noInput, ...Object.values(node.digits)];
+  if (node.speech !== undefined) next.push(node.speech);
+  if (node.invalid !== undefined) next.push(node.invalid);
+  return next;
+}
+
+/** Ids of nodes from which no path leads to a hangup node. */
+function nodesWithoutHangup(nodes: Record<string, FlowNode>): string[] {
+  const ending = new Set(
+    Object.entries(nodes)
+      .filter(([, node]) => node.type === 'hangup')
+      .map(([id]) => id),
+  );
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [id, node] of Object.entries(nodes)) {
+      if (ending.has(id)) continue;
+      if (successorsOf(node).some((next) => ending.has(next))) {
+        ending.add(id);
+        grew = true;
+      }
+    }
+  }
+  return Object.keys(nodes).filter((id) => !ending.has(id));
+}
 export type BotConfig = z.infer<typeof BotConfig>;
 /** Bot config as a client writes it, with defaults still unapplied. */
 export type BotConfigInput = z.input<typeof BotConfig>;

@@ -3,7 +3,7 @@
  * upload and the call result at call end. Both uploads are idempotent per call id, because
  * the worker retries them from its spool until they are accepted.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 import { CallResult, RuntimeConfig } from '@voxfleet/schema';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -123,7 +123,15 @@ export const internalWorkerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app
     },
     async (request, reply) => {
       const { callId } = request.params;
-      const source = request.body as Readable;
+      // Fastify parses text and JSON bodies itself, so only the WAV types arrive as a stream.
+      if (!(request.body instanceof Readable)) {
+        void reply.header('connection', 'close');
+        throw new BridgeError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `recording uploads must be audio/wav, not ${request.headers['content-type'] ?? 'no content type'}`,
+        );
+      }
+      const source = request.body;
       // A rejected upload leaves unread body bytes on the connection, so it must not be
       // reused: the response closes it and the rest of the body is discarded meanwhile.
       const rejectUpload = (err: unknown): never => {

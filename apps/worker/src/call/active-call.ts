@@ -28,6 +28,8 @@ import { Timeline } from './timeline.js';
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** Inbound events kept while the config and prompts load: 30 s of 20 ms frames. */
 const MAX_BUFFERED_EVENTS = 1500;
+/** How long a socket without a URL token has to send a `start` frame carrying the token. */
+const STREAM_PROOF_TIMEOUT_MS = 10_000;
 /** How long a session may take to finish after a hangup or abort before it is cut off. */
 const SESSION_END_GRACE_MS = 5_000;
 /**
@@ -102,6 +104,7 @@ export class ActiveCall {
   /** Inbound audio and DTMF from before the session exists. */
   #buffered: BufferedEvent[] = [];
   #streamTimer: NodeJS.Timeout | null = null;
+  #proofTimer: NodeJS.Timeout | null = null;
   #guardTimer: NodeJS.Timeout | null = null;
   #ending = false;
   #ended = false;
@@ -131,6 +134,24 @@ export class ActiveCall {
     return this.#socket !== null;
   }
 
+  /**
+   * True while the socket has proven nothing: no token in its URL and no `start` frame yet.
+   * Anyone who knows the bot id can open such a socket, so it must not lock the call.
+   */
+  get hasUnprovenSocket(): boolean {
+    return this.#socket !== null && !this.#auth.tokenProven && this.#streamId === null;
+  }
+
+  /** Closes an unproven socket so a stream that proved its token can take the call. */
+  dropUnprovenSocket(): void {
+    const socket = this.#socket;
+    if (socket === null || !this.hasUnprovenSocket) return;
+    this.#log.warn({}, 'unproven stream replaced by one with a valid token');
+    this.#socket = null;
+    this.#clearProofTimer();
+    socket.close(1008, 'replaced by an authenticated stream');
+  }
+
   /** Checks a token from the stream URL or the `start` frame against the reservation. */
   matchesToken(token: string): boolean {
     const expected = Buffer.from(this.#options.request.reservationToken, 'utf8');
@@ -149,6 +170,16 @@ export class ActiveCall {
     this.timeline.add('stream-connected', { tokenInUrl: auth.tokenProven });
     this.#log.info({ tokenInUrl: auth.tokenProven, provider: auth.provider }, 'stream connected');
 
+    if (!auth.tokenProven) {
+      // A socket without a URL token must prove itself with its `start` frame in time.
+      this.#proofTimer = setTimeout(() => {
+        if (this.#socket !== socket || this.#streamId !== null) return;
+        this.#log.warn({}, 'stream sent no start frame in time');
+        this.#socket = null;
+        socket.close(1008, 'no start frame with a valid token in time');
+      }, STREAM_PROOF_TIMEOUT_MS);
+      this.#proofTimer.unref();
+    }
     socket.on('message', (data, isBinary) => this.#onMessage(socket, data, isBinary));
     socket.on('close', (code) => this.#onSocketClose(socket, code));
     socket.on('error', (err) => this.#log.warn({ err }, 'stream socket error'));
@@ -293,6 +324,7 @@ export class ActiveCall {
 
     if (this.#streamTimer !== null) clearTimeout(this.#streamTimer);
     this.#streamTimer = null;
+    this.#clearProofTimer();
     this.#streamId = start.streamId;
     this.#streamStartedAt = new Date();
     this.#armIdleTimer();
@@ -419,9 +451,15 @@ export class ActiveCall {
     this.timeline.add('first-bot-audio');
   }
 
+  #clearProofTimer(): void {
+    if (this.#proofTimer !== null) clearTimeout(this.#proofTimer);
+    this.#proofTimer = null;
+  }
+
   #onSocketClose(socket: WebSocket, code: number): void {
     if (socket !== this.#socket) return;
     this.#socket = null;
+    this.#clearProofTimer();
     this.#clearIdleTimer();
     this.#outbound?.close();
     if (this.#streamId === null) {

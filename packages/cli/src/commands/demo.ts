@@ -4,8 +4,8 @@
  * to `<data dir>/stack.log`) and stops it afterwards. With `--bridge-url` and `--api-key` it
  * uses that voxbridge, for example one in a Compose stack, and starts nothing.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { runDemo, summariseReport } from '../demo/run-demo.js';
 import { CliError } from '../errors.js';
@@ -40,6 +40,14 @@ const BRIDGE_WAIT_MS = 30_000;
 export async function runDemoCommand(values: Record<string, unknown>): Promise<number> {
   const flags = parseFlags(DemoFlags, values);
   const dataDir = resolve(flags['data-dir']);
+  for (const [flag, file] of [
+    ['--contacts', flags.contacts],
+    ['--bot', flags.bot],
+  ] as const) {
+    await access(file, constants.R_OK).catch(() => {
+      throw new CliError('CLI_FILE_NOT_FOUND', `${flag} ${file}: file not found or not readable`);
+    });
+  }
   const out = process.stdout;
   let stack: LocalStack | undefined;
   let bridgeUrl: string;

@@ -3,13 +3,20 @@ import { resolve } from 'node:path';
 import { LocalStack } from '../stack/local-stack.js';
 import { StackFlags, parseFlags } from '../options.js';
 
+const DUPLICATE_SIGNAL_MS = 1000;
+
 /** Calls `stop` on the first SIGINT/SIGTERM and `kill` on the second. */
 export function handleStopSignals(stack: LocalStack, output: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolveStopped) => {
     let signals = 0;
+    let firstSignalAt = 0;
     const onSignal = (signal: NodeJS.Signals) => {
+      // npm forwards the terminal's SIGINT to this process, which got it already: a repeat
+      // within a second is the same Ctrl-C.
+      if (signals > 0 && Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
       signals++;
       if (signals === 1) {
+        firstSignalAt = Date.now();
         output.write(`\n${signal}: stopping (press Ctrl-C again to kill everything)\n`);
         void stack.stop().then(resolveStopped);
       } else {

@@ -9,6 +9,9 @@ export interface ApiClientOptions {
   timeoutMs?: number;
 }
 
+/** Tries of a GET: about 15 s of backoff in all. */
+const GET_ATTEMPTS = 7;
+
 export class ApiClient {
   readonly #options: ApiClientOptions;
 
@@ -16,7 +19,27 @@ export class ApiClient {
     this.#options = options;
   }
 
+  /**
+   * Sends one request. A GET that fails on the network or with a 5xx is retried a few
+   * times, so polling rides out a voxbridge restart; other methods are sent once, because
+   * repeating them could act twice.
+   */
   async request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+    const attempts = method === 'GET' ? GET_ATTEMPTS : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#send<T>(method, path, body, contentType);
+      } catch (error) {
+        const transient =
+          error instanceof CliError &&
+          (error.code === 'CLI_BRIDGE_UNREACHABLE' || error.code === 'CLI_BRIDGE_5XX');
+        if (!transient || attempt >= attempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(4000, 250 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async #send<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#options.apiKey}` };
     let payload: string | undefined;
     if (body !== undefined) {
@@ -42,6 +65,9 @@ export class ApiClient {
     const data: unknown = text ? JSON.parse(text) : undefined;
     if (!response.ok) {
       const error = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+      if (response.status >= 500 && error?.code === undefined) {
+        throw new CliError('CLI_BRIDGE_5XX', `${method} ${path} failed with ${response.status}`);
+      }
       throw new CliError(
         error?.code ?? 'CLI_API_ERROR',
         `${method} ${path} failed with ${response.status}: ${error?.message ?? text}`,

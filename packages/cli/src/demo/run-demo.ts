@@ -51,6 +51,8 @@ interface CallSummary {
   contactId: string | null;
   status: string;
   attempt?: number;
+  /** Set once the carrier reported the call answered, whatever its final status. */
+  answeredAt?: string | null;
 }
 
 interface CallDetail extends CallSummary {
@@ -175,7 +177,7 @@ async function checkCampaign(
     let outcome = last?.status ?? 'none';
     let talk = '';
     for (const call of attempts) {
-      if (!ANSWERED_STATUSES.has(call.status)) continue;
+      if (!call.answeredAt && !ANSWERED_STATUSES.has(call.status)) continue;
       answered++;
       const detail: CallDetail = await api.request('GET', `/v1/calls/${call.id}`);
       if (!detail.result) {

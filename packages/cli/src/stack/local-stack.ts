@@ -36,10 +36,15 @@ interface RunningService {
   spec: ServiceSpec;
   child: ChildProcess;
   restarts: number;
+  /** Epoch milliseconds of this launch; a long healthy run resets the restart count. */
+  startedAt: number;
   exited: Promise<void>;
 }
 
 /** Node flags that run a child from TypeScript sources when this CLI runs from them. */
+/** A service that ran this long before exiting restarts with a fresh restart budget. */
+const HEALTHY_RUN_MS = 60_000;
+
 function childExecArgv(entryPath: string): string[] {
   return entryPath.endsWith('.ts') ? ['--conditions=development', '--import', 'tsx'] : [];
 }
@@ -66,6 +71,7 @@ export class LocalStack {
   readonly #running = new Map<string, RunningService>();
   #secrets: StackSecrets | undefined;
   #stopping = false;
+  #exitHookInstalled = false;
   #stopped: Promise<void> | undefined;
 
   constructor(options: LocalStackOptions) {
@@ -151,15 +157,19 @@ export class LocalStack {
 
   async #launch(spec: ServiceSpec, restarts = 0): Promise<void> {
     const entryPath = fileURLToPath(import.meta.resolve(spec.entry));
+    // Each service gets its own process group, so a Ctrl-C in the terminal reaches only
+    // this CLI, which then stops the services in order instead of all at once.
     const child = spawn(process.execPath, [...childExecArgv(entryPath), entryPath], {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    this.#killOnExit();
     const output = { output: this.#options.output, colour: this.#options.colour };
     if (child.stdout) pipeLogLines(spec.name, child.stdout, output);
     if (child.stderr) pipeLogLines(spec.name, child.stderr, output);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const service: RunningService = { spec, child, restarts, exited };
+    const service: RunningService = { spec, child, restarts, exited, startedAt: Date.now() };
     this.#running.set(spec.name, service);
     child.once('exit', (code, signal) => this.#onExit(service, code, signal));
     await waitForHealth(spec.url, this.#options.startTimeoutMs ?? 30_000, child).catch(
@@ -176,19 +186,32 @@ export class LocalStack {
     if (this.#stopping || this.#running.get(service.spec.name) !== service) return;
     const maxRestarts = this.#options.maxRestarts ?? 5;
     const how = signal ? `signal ${signal}` : `code ${code}`;
-    if (service.restarts >= maxRestarts) {
+    const restarts = Date.now() - service.startedAt >= HEALTHY_RUN_MS ? 0 : service.restarts;
+    if (restarts >= maxRestarts) {
       this.#note(`${service.spec.name} exited with ${how}; restart limit reached, not restarting`);
       this.#running.delete(service.spec.name);
       return;
     }
     this.#note(`${service.spec.name} exited with ${how}; restarting`);
-    const delayMs = Math.min(5000, 250 * 2 ** service.restarts);
+    const delayMs = Math.min(5000, 250 * 2 ** restarts);
     setTimeout(() => {
       if (this.#stopping) return;
-      this.#launch(service.spec, service.restarts + 1).catch((error: unknown) => {
+      this.#launch(service.spec, restarts + 1).catch((error: unknown) => {
         this.#note(`${service.spec.name} restart failed: ${String(error)}`);
       });
     }, delayMs);
+  }
+
+  /**
+   * Kills every service when this process exits without stopping them (an uncaught error),
+   * since services in their own process groups would outlive it.
+   */
+  #killOnExit(): void {
+    if (this.#exitHookInstalled) return;
+    this.#exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const service of this.#running.values()) service.child.kill('SIGKILL');
+    });
   }
 
   #note(message: string): void {
