@@ -20,6 +20,8 @@ export class RegistryLink {
   #timer: NodeJS.Timeout | null = null;
   #tick: Promise<void> | null = null;
   #registered = false;
+  /** Whether this process has registered at least once. */
+  #registeredOnce = false;
   #draining = false;
   #running = false;
   #activeReservation: ActiveReservation | null = null;
@@ -124,6 +126,20 @@ export class RegistryLink {
     this.#timer.unref();
   }
 
+  /**
+   * Frees a reservation the registry still holds under this worker id from before this
+   * process started. A worker restarted within its TTL (a crash, then a supervisor's
+   * restart) holds no call, and registering again would otherwise keep that slot busy.
+   */
+  async #dropStaleReservation(): Promise<void> {
+    const { registry, registration, log } = this.#options;
+    const slots = await registry.list(registration.pool);
+    const stale = slots.find((slot) => slot.workerId === registration.workerId)?.reservation;
+    if (stale === null || stale === undefined) return;
+    log.warn({ callId: stale.callId }, 'dropping a reservation left by a previous process');
+    await registry.deregister(registration.workerId);
+  }
+
   async #beat(): Promise<void> {
     const { registry, registration, log } = this.#options;
     try {
@@ -133,12 +149,14 @@ export class RegistryLink {
         log.warn({}, 'registry lost this worker; registering again');
         this.#registered = false;
       }
+      if (!this.#registeredOnce) await this.#dropStaleReservation();
       const active = this.#activeReservation;
       await registry.register(
         active === null ? registration : { ...registration, activeReservation: active },
       );
       if (this.#draining) await registry.setDraining(registration.workerId, true);
       this.#registered = true;
+      this.#registeredOnce = true;
       log.info({ url: registration.url, pool: registration.pool }, 'worker registered');
     } catch (err) {
       log.warn({ err }, 'registry update failed; retrying');

@@ -235,6 +235,32 @@ test('socket without a token cannot lock out the real stream', async () => {
   await waitUntil(isReady, 'ready after the call');
 });
 
+test('restarted worker frees the slot its dead process held', async () => {
+  // A process that crashed mid-call left its registration and a confirmed reservation.
+  await harness.registry.register({
+    workerId: 'w-restarted',
+    url: 'http://127.0.0.1:9',
+    host: '127.0.0.1',
+    pool: 'other',
+    labels: {},
+    ttlMs: 30_000,
+  });
+  const dead = await harness.registry.reserve({
+    pool: 'other',
+    callId: 'call-of-dead-process',
+    reservationTtlMs: 10_000,
+  });
+  assert.ok(dead);
+  assert.equal(await harness.registry.confirm('w-restarted', dead.token), 'confirmed');
+
+  // The supervisor restarts it within the TTL, under the same worker id.
+  const { worker } = await harness.startWorker({ workerId: 'w-restarted', pool: 'other' });
+  const slot = (await harness.registry.list('other')).find((s) => s.workerId === 'w-restarted');
+  assert.equal(slot?.state, 'idle');
+  assert.equal(slot?.reservation, null);
+  await worker.stop();
+});
+
 test('drain request needs the internal token and stops new attaches', async () => {
   const unauthorized = await postJson(`${url}/drain`, {});
   assert.equal(unauthorized.status, 401);

@@ -14,12 +14,26 @@ import { parseRegistryUrl } from './url.js';
 export * from './errors.js';
 export type * from './types.js';
 export { parseRegistryUrl, type RegistryLocation } from './url.js';
+export {
+  createRegistryMetrics,
+  instrumentRegistry,
+  InstrumentedRegistry,
+  type RegistryMetrics,
+  type ReserveOutcome,
+} from './metrics.js';
 
 export interface OpenRegistryOptions {
-  /** SQLite only: the clock for every expiry, in epoch milliseconds. Defaults to `Date.now`. */
+  /**
+   * SQLite only: the store's clock for every expiry, deadline and event time, in epoch
+   * milliseconds. Defaults to `Date.now`. Redis always uses the server's `TIME`.
+   */
   now?: () => number;
   /** SQLite only: how long a write waits for another process's lock. Defaults to 5000. */
   busyTimeoutMs?: number;
+  /** SQLite only: how many of the newest slot events the file keeps. Defaults to 10,000. */
+  eventRetention?: number;
+  /** Redis only: approximate number of events each pool's stream keeps. Defaults to 10,000. */
+  eventStreamMaxLength?: number;
   /** Redis only: prefix of every key. Defaults to `voxfleet:`. */
   keyPrefix?: string;
   /** Redis only: how long connecting may take. Defaults to 5000. */
@@ -44,6 +58,7 @@ export async function openRegistry(
       path: location.path,
       ...(options.now === undefined ? {} : { now: options.now }),
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+      ...(options.eventRetention === undefined ? {} : { eventRetention: options.eventRetention }),
     });
   }
   const { RedisRegistry } = await import('./redis/redis-registry.js');
@@ -53,6 +68,9 @@ export async function openRegistry(
     ...(options.connectTimeoutMs === undefined
       ? {}
       : { connectTimeoutMs: options.connectTimeoutMs }),
+    ...(options.eventStreamMaxLength === undefined
+      ? {}
+      : { eventStreamMaxLength: options.eventStreamMaxLength }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }

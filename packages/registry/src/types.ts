@@ -104,11 +104,67 @@ export interface SlotView {
   expiresAt: number;
 }
 
+/** Selects workers for `setDrainingWhere`; a worker matches when every given field equals. */
+export interface DrainFilter {
+  pool?: string;
+  host?: string;
+  workerId?: string;
+}
+
+export type SlotEventType =
+  | 'registered'
+  | 'reserved'
+  | 'confirmed'
+  | 'released'
+  | 'reservation-lapsed'
+  | 'drain'
+  | 'undrain'
+  | 'deregistered'
+  | 'expired';
+
+/**
+ * One slot state change in the registry's event stream. `callId`, `fence`, `tenantId` and
+ * `campaignId` describe the reservation involved: the one made, confirmed, released or
+ * lapsed, or the one a worker held when it expired or was deregistered (absent when it
+ * held none). An `expired` event with a `callId` is a call whose worker disappeared.
+ */
+export interface SlotEvent {
+  /** Unique per pool on Redis (a stream entry id), unique per database on SQLite. */
+  id: string;
+  type: SlotEventType;
+  workerId: string;
+  pool: string;
+  host: string;
+  /** Epoch milliseconds on the registry's clock. */
+  at: number;
+  callId?: string;
+  fence?: number;
+  tenantId?: string;
+  campaignId?: string;
+}
+
+export interface SlotEventPage {
+  events: SlotEvent[];
+  /** Cursor to pass as `afterId` on the next call; unchanged when no event was read. */
+  lastId: string;
+}
+
 export interface CapacityRegistry {
   /** Adds the worker or refreshes it; an existing reservation survives re-registration. */
   register(worker: WorkerRegistration): Promise<void>;
-  /** Extends the TTL; returns false when the worker is unknown and must register again. */
-  heartbeat(workerId: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Extends the TTL; returns false when the worker is unknown and must register again.
+   * `activeReservation` re-asserts the call the worker is running. When the registry does
+   * not show the worker holding that token as confirmed, for example after a failover lost
+   * the confirm, the slot becomes busy with it again and any other reservation is dropped.
+   * Send it only while no confirm or release of this worker is in flight, and stop sending
+   * it before releasing, or a heartbeat could bring back a call that just ended.
+   */
+  heartbeat(
+    workerId: string,
+    ttlMs: number,
+    activeReservation?: ActiveReservation,
+  ): Promise<boolean>;
   /** Removes the worker and any reservation it held. */
   deregister(workerId: string): Promise<void>;
   /** Atomically picks an idle worker and reserves it; null when none is free. */
@@ -119,8 +175,29 @@ export interface CapacityRegistry {
   release(workerId: string, token: string): Promise<boolean>;
   /** Sets or clears drain; a draining worker gets no new reservation. */
   setDraining(workerId: string, draining: boolean): Promise<boolean>;
-  /** Every live worker, expired ones left out. */
+  /**
+   * Sets or clears drain on every live worker that matches all fields of `filter`, which
+   * must name at least one field. Returns how many workers changed their drain flag.
+   */
+  setDrainingWhere(filter: DrainFilter, draining: boolean): Promise<number>;
+  /**
+   * Every live worker, expired ones left out. Listing also removes expired workers and
+   * lapsed reservations from the store and appends their events, as `reap` does.
+   */
   list(pool?: string): Promise<SlotView[]>;
+  /**
+   * Reads up to `limit` slot events after the cursor `afterId`, oldest first. Pass null to
+   * start at the oldest event the store still keeps, then pass the returned `lastId`,
+   * which is an opaque cursor and not necessarily the id of the last event.
+   */
+  readEvents(afterId: string | null, limit: number): Promise<SlotEventPage>;
+  /**
+   * Removes workers past their TTL and lapses reservations past their deadline, appends an
+   * `expired` or `reservation-lapsed` event for each, and returns those events. Safe to run
+   * from several processes at once: each expiry is removed, and so reported, exactly once.
+   * An expiry that another call detected first is in the event stream but not returned.
+   */
+  reap(): Promise<SlotEvent[]>;
   /** Closes connections; idempotent. */
   close(): Promise<void>;
 }

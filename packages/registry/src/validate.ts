@@ -4,7 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { RegistryInvalidArgumentError } from './errors.js';
-import type { ReserveRequest, WorkerRegistration } from './types.js';
+import type {
+  ActiveReservation,
+  DrainFilter,
+  ReserveRequest,
+  WorkerRegistration,
+} from './types.js';
 
 /** Pool names become part of a Redis hash tag, so braces are not allowed. */
 const POOL_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -51,8 +56,10 @@ export function checkRegistration(worker: WorkerRegistration): void {
   checkPool(worker.pool);
   checkLabels('labels', worker.labels);
   checkDuration('ttlMs', worker.ttlMs);
-  const active = worker.activeReservation;
-  if (active === undefined) return;
+  if (worker.activeReservation !== undefined) checkActiveReservation(worker.activeReservation);
+}
+
+export function checkActiveReservation(active: ActiveReservation): void {
   checkId('activeReservation.token', active.token);
   checkId('activeReservation.callId', active.callId);
   if (active.tenantId !== undefined) checkId('activeReservation.tenantId', active.tenantId);
@@ -105,4 +112,28 @@ export function labelsMatch(
 ): boolean {
   if (required === undefined) return true;
   return Object.entries(required).every(([key, value]) => labels[key] === value);
+}
+
+/** Rejects an empty filter, so a missing field never drains the whole fleet by accident. */
+export function checkDrainFilter(filter: DrainFilter): void {
+  if (filter.pool === undefined && filter.host === undefined && filter.workerId === undefined) {
+    throw new RegistryInvalidArgumentError(
+      'filter',
+      'must name at least one of pool, host or workerId',
+    );
+  }
+  if (filter.pool !== undefined) checkPool(filter.pool);
+  if (filter.host !== undefined) checkId('filter.host', filter.host);
+  if (filter.workerId !== undefined) checkId('filter.workerId', filter.workerId);
+}
+
+export const MAX_EVENT_PAGE = 10_000;
+
+export function checkEventLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENT_PAGE) {
+    throw new RegistryInvalidArgumentError(
+      'limit',
+      `${limit} must be a whole number between 1 and ${MAX_EVENT_PAGE}`,
+    );
+  }
 }

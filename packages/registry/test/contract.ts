@@ -13,6 +13,7 @@ import {
   type ReserveRequest,
   type WorkerRegistration,
 } from '../src/index.js';
+import { runEventTests } from './contract-events.js';
 
 export interface RegistryStore {
   /** Opens another registry on the same store, as another process would. */
@@ -436,6 +437,10 @@ export function runContractSuite(backend: string, createStore: StoreFactory): vo
 
     runQuotaTests(withRegistry);
     runContentionTest(createStore);
+    runEventTests((count, body) => withRegistries(createStore, count, body), {
+      worker,
+      reserveRequest,
+    });
   });
 }
 

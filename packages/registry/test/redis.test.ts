@@ -49,6 +49,8 @@ test('redis keys of a pool share a hash tag', async () => {
     assert.deepEqual(keys, [
       `${keyPrefix}pools`,
       `${keyPrefix}worker-pool:w1`,
+      `${keyPrefix}{blue}:deadlines`,
+      `${keyPrefix}{blue}:events`,
       `${keyPrefix}{blue}:expiry`,
       `${keyPrefix}{blue}:fence`,
       `${keyPrefix}{blue}:workers`,

@@ -3,9 +3,10 @@
  * (see `scripts.ts`), and every expiry uses the Redis server's clock.
  *
  * Calls that only name a worker (`confirm`, `release`, `heartbeat`, `setDraining`,
- * `deregister`) first read the worker's pool from `<prefix>worker-pool:<workerId>`, then
- * run the script on that pool's keys. That key lives in another Cluster slot, so it
- * cannot be read inside the script.
+ * `deregister`) need the worker's pool, stored in `<prefix>worker-pool:<workerId>`. That
+ * key lives in another Cluster slot, so it cannot be read inside the script. `confirm` and
+ * `release` use the pool this client last saw for the worker (from `register`, `reserve`
+ * or a lookup) and read the key again only when the script does not find the worker there.
  *
  * @example
  * const registry = await RedisRegistry.open({ url: 'redis://127.0.0.1:6379' });
@@ -21,15 +22,22 @@ import {
 } from '../errors.js';
 import { toSlotView, type StoredWorker } from '../slot-view.js';
 import type {
+  ActiveReservation,
   CapacityRegistry,
   ConfirmResult,
+  DrainFilter,
   Reservation,
   ReserveRequest,
+  SlotEvent,
+  SlotEventPage,
   SlotView,
   WorkerRegistration,
 } from '../types.js';
 import {
+  checkActiveReservation,
+  checkDrainFilter,
   checkDuration,
+  checkEventLimit,
   checkId,
   checkPool,
   checkRegistration,
@@ -37,6 +45,13 @@ import {
   createToken,
   quotaIds,
 } from '../validate.js';
+import {
+  compareEntryIds,
+  formatCursor,
+  parseCursor,
+  toSlotEvent,
+  type StreamEntry,
+} from './event-stream.js';
 import * as scripts from './scripts.js';
 
 export interface RedisRegistryOptions {
@@ -46,8 +61,13 @@ export interface RedisRegistryOptions {
   keyPrefix?: string;
   /** How long connecting may take before a call fails. Defaults to 5000. */
   connectTimeoutMs?: number;
+  /** Approximate number of events each pool's stream keeps (`XADD MAXLEN ~`). Defaults to 10,000. */
+  eventStreamMaxLength?: number;
   logger?: Logger;
 }
+
+/** Entries of the worker-to-pool cache before it is emptied and refilled. */
+const POOL_CACHE_LIMIT = 10_000;
 
 /**
  * How much longer than the worker's TTL its pool mapping lives, so the mapping never
@@ -79,7 +99,9 @@ const SCRIPTS = {
   confirm: defineScript(scripts.CONFIRM),
   release: defineScript(scripts.RELEASE),
   setDraining: defineScript(scripts.SET_DRAINING),
+  setDrainingWhere: defineScript(scripts.SET_DRAINING_WHERE),
   list: defineScript(scripts.LIST),
+  reap: defineScript(scripts.REAP),
 };
 
 /** Worker document stored in the pool hash; numbers are decimal strings. */
@@ -105,11 +127,17 @@ interface RedisWorkerDoc {
 export class RedisRegistry implements CapacityRegistry {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly eventStreamMaxLength: string;
+  /** The pool this client last saw for each worker; see the file comment. */
+  private readonly poolCache = new Map<string, string>();
+  /** Each pool's script keys, in `POOL_KEY_NAMES` order, built once per pool. */
+  private readonly poolKeys = new Map<string, string[]>();
   private closed = false;
 
-  private constructor(redis: Redis, prefix: string) {
+  private constructor(redis: Redis, prefix: string, eventStreamMaxLength: number) {
     this.redis = redis;
     this.prefix = prefix;
+    this.eventStreamMaxLength = String(eventStreamMaxLength);
   }
 
   /** Connects and waits until the connection is ready, or throws `RegistryUnavailableError`. */
@@ -133,7 +161,11 @@ export class RedisRegistry implements CapacityRegistry {
         { cause: err },
       );
     }
-    return new RedisRegistry(redis, options.keyPrefix ?? 'voxfleet:');
+    return new RedisRegistry(
+      redis,
+      options.keyPrefix ?? 'voxfleet:',
+      options.eventStreamMaxLength ?? 10_000,
+    );
   }
 
   async register(worker: WorkerRegistration): Promise<void> {
@@ -157,43 +189,47 @@ export class RedisRegistry implements CapacityRegistry {
     if (previous !== null && previous !== worker.pool) {
       // NOTE: moving a worker to another pool takes two scripts in two Cluster slots, so it
       // is not atomic. The worker starts fresh in the new pool and loses its old reservation.
-      await this.run(SCRIPTS.deregister, this.poolKeys(previous), [worker.workerId]);
+      await this.run(SCRIPTS.deregister, previous, [worker.workerId]);
     }
+    this.rememberPool(worker.workerId, worker.pool);
     await this.call(() => this.redis.sadd(`${this.prefix}pools`, worker.pool));
     const active = worker.activeReservation;
-    const activeJson =
-      active === undefined
-        ? ''
-        : JSON.stringify({
-            token: active.token,
-            fence: String(active.fence),
-            callId: active.callId,
-            tenantId: active.tenantId,
-            campaignId: active.campaignId,
-          });
-    await this.run(
-      SCRIPTS.register,
-      [...this.poolKeys(worker.pool), this.key(worker.pool, 'fence')],
-      [worker.workerId, JSON.stringify(metadata), String(worker.ttlMs), activeJson],
-    );
+    const activeJson = active === undefined ? '' : encodeActive(active);
+    await this.run(SCRIPTS.register, worker.pool, [
+      worker.workerId,
+      JSON.stringify(metadata),
+      String(worker.ttlMs),
+      activeJson,
+    ]);
   }
 
-  async heartbeat(workerId: string, ttlMs: number): Promise<boolean> {
+  async heartbeat(
+    workerId: string,
+    ttlMs: number,
+    activeReservation?: ActiveReservation,
+  ): Promise<boolean> {
     checkId('workerId', workerId);
     checkDuration('ttlMs', ttlMs);
+    if (activeReservation !== undefined) checkActiveReservation(activeReservation);
     const pool = await this.call(() =>
       this.redis.getex(this.mappingKey(workerId), 'PX', ttlMs + POOL_MAPPING_MARGIN_MS),
     );
     if (pool === null) return false;
-    const found = await this.run(SCRIPTS.heartbeat, this.poolKeys(pool), [workerId, String(ttlMs)]);
+    this.rememberPool(workerId, pool);
+    const found = await this.run(SCRIPTS.heartbeat, pool, [
+      workerId,
+      String(ttlMs),
+      activeReservation === undefined ? '' : encodeActive(activeReservation),
+    ]);
     return found === 1;
   }
 
   async deregister(workerId: string): Promise<void> {
     checkId('workerId', workerId);
+    this.poolCache.delete(workerId);
     const pool = await this.poolOf(workerId);
     if (pool === null) return;
-    await this.run(SCRIPTS.deregister, this.poolKeys(pool), [workerId]);
+    await this.run(SCRIPTS.deregister, pool, [workerId]);
     await this.call(() => this.redis.del(this.mappingKey(workerId)));
   }
 
@@ -201,20 +237,16 @@ export class RedisRegistry implements CapacityRegistry {
     checkReserveRequest(request);
     const { tenantId, campaignId } = quotaIds(request);
     const token = createToken();
-    const reply = await this.run(
-      SCRIPTS.reserve,
-      [...this.poolKeys(request.pool), this.key(request.pool, 'fence')],
-      [
-        request.callId,
-        String(request.reservationTtlMs),
-        token,
-        JSON.stringify(request.labels ?? {}),
-        tenantId ?? '',
-        campaignId ?? '',
-        String(request.quotas?.tenant?.limit ?? -1),
-        String(request.quotas?.campaign?.limit ?? -1),
-      ],
-    );
+    const reply = await this.run(SCRIPTS.reserve, request.pool, [
+      request.callId,
+      String(request.reservationTtlMs),
+      token,
+      JSON.stringify(request.labels ?? {}),
+      tenantId ?? '',
+      campaignId ?? '',
+      String(request.quotas?.tenant?.limit ?? -1),
+      String(request.quotas?.campaign?.limit ?? -1),
+    ]);
     const [outcome, ...rest] = reply as string[];
     if (outcome === 'none') return null;
     if (outcome === 'quota') {
@@ -226,6 +258,7 @@ export class RedisRegistry implements CapacityRegistry {
     if (outcome !== 'reserved' || workerId === undefined || url === undefined) {
       throw new RegistryError('REGISTRY_UNAVAILABLE', 'reserve script returned an unknown reply');
     }
+    this.rememberPool(workerId, request.pool);
     return {
       workerId,
       url,
@@ -238,9 +271,13 @@ export class RedisRegistry implements CapacityRegistry {
 
   async confirm(workerId: string, token: string): Promise<ConfirmResult> {
     checkId('workerId', workerId);
-    const pool = await this.poolOf(workerId);
-    if (pool === null) return 'unknown-worker';
-    const reply = await this.run(SCRIPTS.confirm, this.poolKeys(pool), [workerId, token]);
+    const reply = await this.runOnWorkerPool(
+      SCRIPTS.confirm,
+      workerId,
+      [workerId, token],
+      (result) => result === 'unknown-worker',
+    );
+    if (reply === null) return 'unknown-worker';
     const result = CONFIRM_RESULTS.find((known) => known === reply);
     if (result === undefined) {
       throw new RegistryError('REGISTRY_UNAVAILABLE', 'confirm script returned an unknown reply');
@@ -250,20 +287,44 @@ export class RedisRegistry implements CapacityRegistry {
 
   async release(workerId: string, token: string): Promise<boolean> {
     checkId('workerId', workerId);
-    const pool = await this.poolOf(workerId);
-    if (pool === null) return false;
-    return (await this.run(SCRIPTS.release, this.poolKeys(pool), [workerId, token])) === 1;
+    const reply = await this.runOnWorkerPool(
+      SCRIPTS.release,
+      workerId,
+      [workerId, token],
+      (result) => result === 0,
+    );
+    return reply === 1;
   }
 
   async setDraining(workerId: string, draining: boolean): Promise<boolean> {
     checkId('workerId', workerId);
     const pool = await this.poolOf(workerId);
     if (pool === null) return false;
-    const found = await this.run(SCRIPTS.setDraining, this.poolKeys(pool), [
-      workerId,
-      draining ? '1' : '0',
-    ]);
+    const found = await this.run(SCRIPTS.setDraining, pool, [workerId, draining ? '1' : '0']);
     return found === 1;
+  }
+
+  async setDrainingWhere(filter: DrainFilter, draining: boolean): Promise<number> {
+    checkDrainFilter(filter);
+    let pools: string[];
+    if (filter.workerId !== undefined) {
+      const pool = await this.poolOf(filter.workerId);
+      pools = pool === null || (filter.pool !== undefined && filter.pool !== pool) ? [] : [pool];
+    } else if (filter.pool !== undefined) {
+      pools = [filter.pool];
+    } else {
+      pools = await this.call(() => this.redis.smembers(`${this.prefix}pools`));
+    }
+    let changed = 0;
+    for (const pool of pools) {
+      const count = await this.run(SCRIPTS.setDrainingWhere, pool, [
+        draining ? '1' : '0',
+        filter.host ?? '',
+        filter.workerId ?? '',
+      ]);
+      changed += Number(count);
+    }
+    return changed;
   }
 
   async list(pool?: string): Promise<SlotView[]> {
@@ -274,16 +335,60 @@ export class RedisRegistry implements CapacityRegistry {
         : [pool];
     const views: SlotView[] = [];
     for (const name of pools) {
-      const reply = (await this.run(SCRIPTS.list, [this.key(name, 'workers')], [])) as string[];
+      const reply = (await this.run(SCRIPTS.list, name, [])) as string[];
       const now = Number(reply[0]);
       const workers = reply
         .slice(1)
         .map((text) => toStoredWorker(JSON.parse(text) as RedisWorkerDoc))
-        .filter((worker) => worker.expiresAt > now)
         .sort((a, b) => compareIds(a.workerId, b.workerId));
       views.push(...workers.map((worker) => toSlotView(worker, now)));
     }
     return views;
+  }
+
+  /**
+   * Reads each pool's stream after the cursor's entry for that pool and merges them by
+   * entry id, which is the Redis server's time. Pools on different Cluster nodes have
+   * different clocks, so their order is only as close as those clocks are.
+   */
+  async readEvents(afterId: string | null, limit: number): Promise<SlotEventPage> {
+    checkEventLimit(limit);
+    const cursor = parseCursor(afterId);
+    const pools = await this.call(() => this.redis.smembers(`${this.prefix}pools`));
+    const perPool = await Promise.all(
+      pools.map(async (pool) => {
+        const after = cursor.get(pool);
+        const entries = (await this.call(() =>
+          this.redis.xrange(
+            this.key(pool, 'events'),
+            after === undefined ? '-' : `(${after}`,
+            '+',
+            'COUNT',
+            limit,
+          ),
+        )) as StreamEntry[];
+        return entries.map((entry) => ({ pool, entry }));
+      }),
+    );
+    const merged = perPool
+      .flat()
+      .sort((a, b) => compareEntryIds(a.entry[0], b.entry[0]) || compareIds(a.pool, b.pool))
+      .slice(0, limit);
+    for (const { pool, entry } of merged) cursor.set(pool, entry[0]);
+    return {
+      events: merged.map(({ entry }) => toSlotEvent(entry)),
+      lastId: merged.length === 0 ? (afterId ?? '') : formatCursor(cursor),
+    };
+  }
+
+  async reap(): Promise<SlotEvent[]> {
+    const pools = await this.call(() => this.redis.smembers(`${this.prefix}pools`));
+    const events: SlotEvent[] = [];
+    for (const pool of pools.sort()) {
+      const reply = (await this.run(SCRIPTS.reap, pool, [])) as StreamEntry[];
+      events.push(...reply.map(toSlotEvent));
+    }
+    return events;
   }
 
   /** Sends QUIT after the commands in flight; idempotent. */
@@ -302,20 +407,57 @@ export class RedisRegistry implements CapacityRegistry {
     return `${this.prefix}{${pool}}:${name}`;
   }
 
-  private poolKeys(pool: string): string[] {
-    return [this.key(pool, 'workers'), this.key(pool, 'expiry')];
-  }
-
   private mappingKey(workerId: string): string {
     return `${this.prefix}worker-pool:${workerId}`;
   }
 
-  private poolOf(workerId: string): Promise<string | null> {
-    return this.call(() => this.redis.get(this.mappingKey(workerId)));
+  private async poolOf(workerId: string): Promise<string | null> {
+    const pool = await this.call(() => this.redis.get(this.mappingKey(workerId)));
+    if (pool === null) this.poolCache.delete(workerId);
+    else this.rememberPool(workerId, pool);
+    return pool;
   }
 
-  /** Runs a script by its SHA1, loading it with EVAL when the server does not have it. */
-  private run(script: Script, keys: string[], args: string[]): Promise<unknown> {
+  private rememberPool(workerId: string, pool: string): void {
+    if (this.poolCache.size >= POOL_CACHE_LIMIT) this.poolCache.clear();
+    this.poolCache.set(workerId, pool);
+  }
+
+  /**
+   * Runs a worker's script on the pool this client last saw for it. When `notFound`
+   * returns true for the reply, the worker may have moved, so this reads its pool again
+   * and runs the script there if it changed. Returns null when the worker has no pool.
+   */
+  private async runOnWorkerPool(
+    script: Script,
+    workerId: string,
+    args: string[],
+    notFound: (reply: unknown) => boolean,
+  ): Promise<unknown> {
+    const cached = this.poolCache.get(workerId);
+    if (cached !== undefined) {
+      const reply = await this.run(script, cached, args);
+      if (!notFound(reply)) return reply;
+      const pool = await this.poolOf(workerId);
+      if (pool === null || pool === cached) return reply;
+      return this.run(script, pool, args);
+    }
+    const pool = await this.poolOf(workerId);
+    if (pool === null) return null;
+    return this.run(script, pool, args);
+  }
+
+  /**
+   * Runs a pool script by its SHA1 with the pool's keys and the stream length first,
+   * loading it with EVAL when the server does not have it, for example after a restart.
+   */
+  private run(script: Script, pool: string, scriptArgs: string[]): Promise<unknown> {
+    let keys = this.poolKeys.get(pool);
+    if (keys === undefined) {
+      keys = scripts.POOL_KEY_NAMES.map((name) => this.key(pool, name));
+      this.poolKeys.set(pool, keys);
+    }
+    const args = [this.eventStreamMaxLength, ...scriptArgs];
     return this.call(async () => {
       try {
         return await this.redis.evalsha(script.sha, keys.length, ...keys, ...args);
@@ -356,6 +498,17 @@ function watchConnection(redis: Redis, logger: Logger | undefined): void {
     if (!failing) return;
     failing = false;
     logger?.info({}, 'registry connection restored');
+  });
+}
+
+/** JSON of a re-asserted reservation for the scripts; the fence as a decimal string. */
+function encodeActive(active: ActiveReservation): string {
+  return JSON.stringify({
+    token: active.token,
+    fence: String(active.fence),
+    callId: active.callId,
+    tenantId: active.tenantId,
+    campaignId: active.campaignId,
   });
 }
 

@@ -17,15 +17,22 @@ import {
 } from '../errors.js';
 import { toSlotView, type StoredWorker } from '../slot-view.js';
 import type {
+  ActiveReservation,
   CapacityRegistry,
   ConfirmResult,
+  DrainFilter,
   Reservation,
   ReserveRequest,
+  SlotEvent,
+  SlotEventPage,
   SlotView,
   WorkerRegistration,
 } from '../types.js';
 import {
+  checkActiveReservation,
+  checkDrainFilter,
   checkDuration,
+  checkEventLimit,
   checkId,
   checkPool,
   checkRegistration,
@@ -34,29 +41,37 @@ import {
   labelsMatch,
   quotaIds,
 } from '../validate.js';
-import { LIVE_RESERVATION, SCHEMA, type WorkerRow } from './schema.js';
+import { SqliteEventLog } from './event-log.js';
+import { ADDED_COLUMNS, LIVE_RESERVATION, SCHEMA, type WorkerRow } from './schema.js';
 
 export interface SqliteRegistryOptions {
   /** Database file, or `:memory:` for a store private to this process. */
   path: string;
-  /** Clock for every expiry, in epoch milliseconds. Defaults to `Date.now`. */
+  /**
+   * The store's clock for every expiry, deadline and event time, in epoch milliseconds.
+   * Defaults to `Date.now`, the host clock that every process sharing the file reads.
+   */
   now?: () => number;
   /** How long a transaction waits for another process's write lock. Defaults to 5000. */
   busyTimeoutMs?: number;
+  /** How many of the newest slot events the file keeps. Defaults to 10,000. */
+  eventRetention?: number;
 }
 
 const CLEAR_RESERVATION = `token = NULL, fence = NULL, call_id = NULL, tenant_id = NULL,
-  campaign_id = NULL, deadline = NULL, confirmed = 0`;
+  campaign_id = NULL, deadline = NULL, confirmed = 0, lapsed = 0`;
 
 export class SqliteRegistry implements CapacityRegistry {
   private readonly db: Database.Database;
   private readonly now: () => number;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly events: SqliteEventLog;
   private closed = false;
 
-  private constructor(db: Database.Database, now: () => number) {
+  private constructor(db: Database.Database, now: () => number, eventRetention: number) {
     this.db = db;
     this.now = now;
+    this.events = new SqliteEventLog((sql) => this.statement(sql), eventRetention);
   }
 
   /** Opens (and creates when missing) the database file and its tables. */
@@ -70,20 +85,19 @@ export class SqliteRegistry implements CapacityRegistry {
       // the last transactions, which workers re-assert on their next heartbeat.
       db.pragma('synchronous = NORMAL');
       const opened = db;
-      opened.transaction(() => opened.exec(SCHEMA)).immediate();
+      opened.transaction(() => createSchema(opened)).immediate();
     } catch (err) {
       db?.close();
       throw new RegistryUnavailableError(`cannot open SQLite registry at ${options.path}`, {
         cause: err,
       });
     }
-    return new SqliteRegistry(db, options.now ?? Date.now);
+    return new SqliteRegistry(db, options.now ?? Date.now, options.eventRetention ?? 10_000);
   }
 
   async register(worker: WorkerRegistration): Promise<void> {
     checkRegistration(worker);
-    return this.write(() => {
-      const now = this.now();
+    return this.write((now) => {
       const existing = this.row(worker.workerId);
       const labels = JSON.stringify(worker.labels);
       const expiresAt = now + worker.ttlMs;
@@ -94,6 +108,7 @@ export class SqliteRegistry implements CapacityRegistry {
           `UPDATE registry_workers SET url = ?, host = ?, pool = ?, labels = ?, expires_at = ?
              WHERE worker_id = ?`,
         ).run(worker.url, worker.host, worker.pool, labels, expiresAt, worker.workerId);
+        this.appendEvent('registered', worker.workerId, now);
         return;
       }
 
@@ -125,32 +140,41 @@ export class SqliteRegistry implements CapacityRegistry {
           "UPDATE registry_counters SET value = max(value, ?) WHERE name = 'fence'",
         ).run(active.fence);
       }
+      this.appendEvent('registered', worker.workerId, now);
     });
   }
 
-  async heartbeat(workerId: string, ttlMs: number): Promise<boolean> {
+  async heartbeat(
+    workerId: string,
+    ttlMs: number,
+    activeReservation?: ActiveReservation,
+  ): Promise<boolean> {
     checkId('workerId', workerId);
     checkDuration('ttlMs', ttlMs);
-    return this.write(() => {
-      const now = this.now();
+    if (activeReservation !== undefined) checkActiveReservation(activeReservation);
+    return this.write((now) => {
       const result = this.statement(
         'UPDATE registry_workers SET expires_at = ? WHERE worker_id = ? AND expires_at > ?',
       ).run(now + ttlMs, workerId, now);
-      return result.changes === 1;
+      if (result.changes !== 1) return false;
+      if (activeReservation !== undefined) this.reassert(workerId, activeReservation, now);
+      return true;
     });
   }
 
   async deregister(workerId: string): Promise<void> {
     checkId('workerId', workerId);
-    return this.write(() => {
+    return this.write((now) => {
+      const row = this.row(workerId);
+      if (row === undefined) return;
+      this.events.append('deregistered', row, now, isRowHolding(row, now));
       this.statement('DELETE FROM registry_workers WHERE worker_id = ?').run(workerId);
     });
   }
 
   async reserve(request: ReserveRequest): Promise<Reservation | null> {
     checkReserveRequest(request);
-    return this.write(() => {
-      const now = this.now();
+    return this.write((now) => {
       const { tenantId, campaignId } = quotaIds(request);
       this.checkQuota('tenant', 'tenant_id', request.pool, request.quotas?.tenant, now);
       this.checkQuota('campaign', 'campaign_id', request.pool, request.quotas?.campaign, now);
@@ -171,7 +195,7 @@ export class SqliteRegistry implements CapacityRegistry {
       const deadline = now + request.reservationTtlMs;
       this.statement(
         `UPDATE registry_workers SET token = ?, fence = ?, call_id = ?, tenant_id = ?,
-             campaign_id = ?, deadline = ?, confirmed = 0
+             campaign_id = ?, deadline = ?, confirmed = 0, lapsed = 0
            WHERE worker_id = ?`,
       ).run(
         token,
@@ -182,6 +206,7 @@ export class SqliteRegistry implements CapacityRegistry {
         deadline,
         chosen.worker_id,
       );
+      this.appendEvent('reserved', chosen.worker_id, now);
 
       return {
         workerId: chosen.worker_id,
@@ -196,27 +221,27 @@ export class SqliteRegistry implements CapacityRegistry {
 
   async confirm(workerId: string, token: string): Promise<ConfirmResult> {
     checkId('workerId', workerId);
-    return this.write((): ConfirmResult => {
-      const now = this.now();
+    return this.write((now): ConfirmResult => {
       const row = this.row(workerId);
       if (row === undefined || row.expires_at <= now) return 'unknown-worker';
       if (row.token === null || row.token !== token) return 'token-mismatch';
       if (row.confirmed === 1) return 'confirmed';
       if (row.deadline === null || row.deadline <= now) return 'expired';
       this.statement('UPDATE registry_workers SET confirmed = 1 WHERE worker_id = ?').run(workerId);
+      this.appendEvent('confirmed', workerId, now);
       return 'confirmed';
     });
   }
 
   async release(workerId: string, token: string): Promise<boolean> {
     checkId('workerId', workerId);
-    return this.write(() => {
-      const now = this.now();
+    return this.write((now) => {
       const row = this.row(workerId);
       if (row === undefined || row.token === null || row.token !== token) return false;
       // The token still sits in the row: clear it even when the reservation already
       // lapsed, but report true only when this call freed a slot that was held.
-      const wasHolding = row.expires_at > now && (row.confirmed === 1 || (row.deadline ?? 0) > now);
+      const wasHolding = row.expires_at > now && isRowHolding(row, now);
+      if (wasHolding) this.events.append('released', row, now, true);
       this.statement(`UPDATE registry_workers SET ${CLEAR_RESERVATION} WHERE worker_id = ?`).run(
         workerId,
       );
@@ -226,18 +251,35 @@ export class SqliteRegistry implements CapacityRegistry {
 
   async setDraining(workerId: string, draining: boolean): Promise<boolean> {
     checkId('workerId', workerId);
-    return this.write(() => {
-      const result = this.statement(
-        'UPDATE registry_workers SET draining = ? WHERE worker_id = ? AND expires_at > ?',
-      ).run(draining ? 1 : 0, workerId, this.now());
-      return result.changes === 1;
+    return this.write((now) => {
+      const row = this.row(workerId);
+      if (row === undefined || row.expires_at <= now) return false;
+      this.changeDrain([row], draining, now);
+      return true;
+    });
+  }
+
+  async setDrainingWhere(filter: DrainFilter, draining: boolean): Promise<number> {
+    checkDrainFilter(filter);
+    return this.write((now) => {
+      const rows = this.statement(
+        `SELECT * FROM registry_workers
+           WHERE expires_at > :now AND (:pool IS NULL OR pool = :pool)
+             AND (:host IS NULL OR host = :host) AND (:workerId IS NULL OR worker_id = :workerId)`,
+      ).all({
+        now,
+        pool: filter.pool ?? null,
+        host: filter.host ?? null,
+        workerId: filter.workerId ?? null,
+      }) as WorkerRow[];
+      return this.changeDrain(rows, draining, now);
     });
   }
 
   async list(pool?: string): Promise<SlotView[]> {
     if (pool !== undefined) checkPool(pool);
-    return this.read(() => {
-      const now = this.now();
+    // A write, because listing also sweeps expired workers and lapsed reservations.
+    return this.write((now) => {
       const rows = this.statement(
         `SELECT * FROM registry_workers
            WHERE expires_at > :now AND (:pool IS NULL OR pool = :pool)
@@ -245,6 +287,15 @@ export class SqliteRegistry implements CapacityRegistry {
       ).all({ now, pool: pool ?? null }) as WorkerRow[];
       return rows.map((row) => toSlotView(toStoredWorker(row), now));
     });
+  }
+
+  async readEvents(afterId: string | null, limit: number): Promise<SlotEventPage> {
+    checkEventLimit(limit);
+    return this.read(() => this.events.read(afterId, limit));
+  }
+
+  async reap(): Promise<SlotEvent[]> {
+    return this.writeWithSweep((_now, swept) => swept);
   }
 
   close(): Promise<void> {
@@ -285,13 +336,97 @@ export class SqliteRegistry implements CapacityRegistry {
     if (count >= quota.limit) throw new RegistryQuotaExceededError(scope, quota.id, quota.limit);
   }
 
+  /** Makes the worker busy with `active` unless it already holds that token. */
+  private reassert(workerId: string, active: ActiveReservation, now: number): void {
+    const row = this.row(workerId);
+    if (row === undefined) return;
+    if (row.token === active.token && row.confirmed === 1) return;
+    this.statement(
+      `UPDATE registry_workers SET token = ?, fence = ?, call_id = ?, tenant_id = ?,
+         campaign_id = ?, deadline = ?, confirmed = 1, lapsed = 0
+       WHERE worker_id = ?`,
+    ).run(
+      active.token,
+      active.fence,
+      active.callId,
+      active.tenantId ?? null,
+      active.campaignId ?? null,
+      now,
+      workerId,
+    );
+    this.statement("UPDATE registry_counters SET value = max(value, ?) WHERE name = 'fence'").run(
+      active.fence,
+    );
+    this.appendEvent('confirmed', workerId, now);
+  }
+
+  /** Flips the drain flag of the rows whose flag differs and appends an event for each. */
+  private changeDrain(rows: WorkerRow[], draining: boolean, now: number): number {
+    const flag = draining ? 1 : 0;
+    const changed = rows.filter((row) => row.draining !== flag);
+    for (const row of changed) {
+      this.statement('UPDATE registry_workers SET draining = ? WHERE worker_id = ?').run(
+        flag,
+        row.worker_id,
+      );
+      this.events.append(draining ? 'drain' : 'undrain', row, now, false);
+    }
+    return changed.length;
+  }
+
+  /** Appends an event about the worker's current row, with its reservation if it holds one. */
+  private appendEvent(type: SlotEvent['type'], workerId: string, now: number): void {
+    const row = this.row(workerId);
+    if (row !== undefined) this.events.append(type, row, now, isRowHolding(row, now));
+  }
+
   /**
-   * Runs `work` in a `BEGIN IMMEDIATE` transaction, so it holds the write lock throughout.
-   * NOTE: better-sqlite3 is synchronous, so waiting for another process's lock blocks this
-   * event loop, for at most `busyTimeoutMs`.
+   * Lapses the reservations past their deadline and deletes the workers past their TTL,
+   * appending a `reservation-lapsed` or `expired` event for each. Runs first in every
+   * write, so nothing after it sees an expired worker or a lapse not yet reported.
    */
-  private write<T>(work: () => T): Promise<T> {
-    return this.read(() => this.db.transaction(work).immediate());
+  private sweep(now: number): SlotEvent[] {
+    const swept: SlotEvent[] = [];
+    const lapsed = this.statement(
+      `SELECT * FROM registry_workers
+         WHERE token IS NOT NULL AND confirmed = 0 AND lapsed = 0 AND deadline <= ?
+         ORDER BY deadline, worker_id`,
+    ).all(now) as WorkerRow[];
+    for (const row of lapsed) {
+      swept.push(this.events.append('reservation-lapsed', row, now, true));
+      this.statement('UPDATE registry_workers SET lapsed = 1 WHERE worker_id = ?').run(
+        row.worker_id,
+      );
+    }
+    const expired = this.statement(
+      'SELECT * FROM registry_workers WHERE expires_at <= ? ORDER BY expires_at, worker_id',
+    ).all(now) as WorkerRow[];
+    for (const row of expired) {
+      swept.push(this.events.append('expired', row, now, isRowHolding(row, now)));
+      this.statement('DELETE FROM registry_workers WHERE worker_id = ?').run(row.worker_id);
+    }
+    return swept;
+  }
+
+  /** Runs `work` after a sweep, in one write transaction, with the store's time. */
+  private write<T>(work: (now: number) => T): Promise<T> {
+    return this.writeWithSweep((now) => work(now));
+  }
+
+  /**
+   * Runs the sweep and `work` in one `BEGIN IMMEDIATE` transaction, so it holds the write
+   * lock throughout. NOTE: better-sqlite3 is synchronous, so waiting for another process's
+   * lock blocks this event loop, for at most `busyTimeoutMs`.
+   */
+  private writeWithSweep<T>(work: (now: number, swept: SlotEvent[]) => T): Promise<T> {
+    return this.read(() =>
+      this.db
+        .transaction(() => {
+          const now = this.now();
+          return work(now, this.sweep(now));
+        })
+        .immediate(),
+    );
   }
 
   private read<T>(work: () => T): Promise<T> {
@@ -316,6 +451,24 @@ function toRegistryError(err: unknown): unknown {
     cause: err,
     retryable: false,
   });
+}
+
+function isRowHolding(row: WorkerRow, now: number): boolean {
+  return row.token !== null && (row.confirmed === 1 || (row.deadline ?? 0) > now);
+}
+
+/** Creates the tables, and adds the columns that files of an earlier version lack. */
+function createSchema(db: Database.Database): void {
+  db.exec(SCHEMA);
+  for (const added of ADDED_COLUMNS) {
+    const columns = db.pragma(`table_info(${added.table})`) as { name: string }[];
+    if (!columns.some((column) => column.name === added.column)) {
+      db.exec(`ALTER TABLE ${added.table} ADD COLUMN ${added.sql}`);
+    }
+  }
+  db.exec(`CREATE INDEX IF NOT EXISTS registry_workers_expiry ON registry_workers (expires_at);
+    CREATE INDEX IF NOT EXISTS registry_workers_lapse ON registry_workers (deadline)
+      WHERE token IS NOT NULL AND confirmed = 0 AND lapsed = 0;`);
 }
 
 function parseLabels(text: string): Record<string, string> {
