@@ -69,8 +69,8 @@ export interface BridgeOptions {
   /** Clock for claims and timestamps; tests may pin it. */
   now?: () => Date;
   /**
-   * A `queued`, `dialling` or `ringing` call without a status update this long is closed
-   * as `failed`, reason `abandoned`, at the next claim; `in-progress` calls get the bot's
+   * Silence after which the next claim closes a `queued`, `dialling` or `ringing` call as
+   * `failed` with reason `abandoned`. An `in-progress` call gets the bot's
    * `maxCallDurationMs` on top. Defaults to 300000 (5 minutes).
    */
   attemptStaleMs?: number;

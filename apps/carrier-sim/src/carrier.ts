@@ -169,7 +169,7 @@ export class SimCarrier {
     const audioDir = this.options.audioDir ?? DEFAULT_AUDIO_DIR;
     this.audio = await loadCallerAudio({ dir: audioDir, phrases: [SPEAK_PHRASE] });
 
-    const server = createServer(createRequestListener(this, this.log));
+    const server = createServer(createRequestListener(this, this.log, this.options.callbackSecret));
     this.server = server;
     const host = this.options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {

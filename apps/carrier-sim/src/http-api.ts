@@ -6,6 +6,7 @@
  * Errors use Fastify's shape, `{ statusCode, code, error, message }`, so every voxfleet
  * service responds alike; `issues` lists validation problems.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@voxfleet/logger';
 import type { CallSnapshot } from './call.js';
@@ -45,11 +46,23 @@ export interface CarrierApi {
   health(): { status: 'ok' | 'stopping'; activeCalls: number };
 }
 
+/**
+ * Builds the HTTP listener. With `secret` set, the call routes need it in
+ * `x-carrier-secret`: the carrier sends that secret to every status callback URL, so a
+ * caller who could place calls without it could have it sent anywhere.
+ */
 export function createRequestListener(
   carrier: CarrierApi,
   log: Logger,
+  secret?: string,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (secret !== undefined && path.startsWith('/v1/') && !hasSecret(req, secret)) {
+      sendError(res, 401, 'CARRIER_SIM_UNAUTHORIZED', 'missing or wrong x-carrier-secret header');
+      req.resume();
+      return;
+    }
     handle(carrier, req, res).catch((err: unknown) => {
       log.error({ err, method: req.method, url: req.url }, 'request failed');
       if (!res.headersSent) sendError(res, 500, 'CARRIER_SIM_INTERNAL', 'internal error');
@@ -170,4 +183,12 @@ function safeDecode(segment: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function hasSecret(req: IncomingMessage, secret: string): boolean {
+  const given = req.headers['x-carrier-secret'];
+  if (typeof given !== 'string') return false;
+  const expected = Buffer.from(secret);
+  const candidate = Buffer.from(given);
+  return candidate.length === expected.length && timingSafeEqual(candidate, expected);
 }

@@ -30,6 +30,9 @@ export async function waitFor<T>(
   }
 }
 
+/** The header the sim carrier requires on its call routes when a secret is configured. */
+export const AUTH = { 'x-carrier-secret': TEST_SECRET };
+
 export async function startCarrier(
   options: SimCarrierOptions = {},
 ): Promise<{ carrier: SimCarrier; url: string }> {
@@ -277,7 +280,7 @@ export async function postCall(
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${carrierUrl}/v1/calls`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AUTH },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
@@ -296,7 +299,7 @@ export async function getCall(
   carrierUrl: string,
   carrierCallId: string,
 ): Promise<Record<string, unknown> & { media: Record<string, unknown> }> {
-  const response = await fetch(`${carrierUrl}/v1/calls/${carrierCallId}`);
+  const response = await fetch(`${carrierUrl}/v1/calls/${carrierCallId}`, { headers: AUTH });
   if (response.status !== 200) throw new Error(`GET call returned ${response.status}`);
   return (await response.json()) as Record<string, unknown> & { media: Record<string, unknown> };
 }

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CallbackReceiver, TestWorker, callRequest, postCall, startCarrier } from './helpers.js';
+import {
+  AUTH,
+  CallbackReceiver,
+  TestWorker,
+  callRequest,
+  postCall,
+  startCarrier,
+} from './helpers.js';
 import type { SimCarrier } from '../src/index.js';
 
 describe('sim carrier HTTP API', () => {
@@ -37,7 +44,9 @@ describe('sim carrier HTTP API', () => {
     assert.equal(status, 201);
     assert.match(String(json.carrierCallId), /^CA[0-9a-f]{32}$/);
 
-    const response = await fetch(`${carrierUrl}/v1/calls/${String(json.carrierCallId)}`);
+    const response = await fetch(`${carrierUrl}/v1/calls/${String(json.carrierCallId)}`, {
+      headers: AUTH,
+    });
     assert.equal(response.status, 200);
     const call = (await response.json()) as Record<string, unknown>;
     assert.equal(call.callId, request.callId);
@@ -72,6 +81,23 @@ describe('sim carrier HTTP API', () => {
     });
   }
 
+  test('call routes need the carrier secret', async () => {
+    const request = callRequest(worker, receiver, { scenario: 'busy' });
+    const variants: Array<Record<string, string>> = [{}, { 'x-carrier-secret': 'wrong' }];
+    for (const headers of variants) {
+      const placed = await fetch(`${carrierUrl}/v1/calls`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(request),
+      });
+      assert.equal(placed.status, 401);
+      const read = await fetch(`${carrierUrl}/v1/calls/CA0000`, { headers });
+      assert.equal(read.status, 401);
+    }
+    const sent = receiver.received.filter((r) => r.event.callId === request.callId);
+    assert.equal(sent.length, 0, 'no callback was sent');
+  });
+
   test('place-call rejects invalid JSON with 400', async () => {
     const { status, json } = await postCall(carrierUrl, '{"callId": ');
     assert.equal(status, 400);
@@ -94,7 +120,7 @@ describe('sim carrier HTTP API', () => {
   });
 
   test('unknown call returns 404', async () => {
-    const response = await fetch(`${carrierUrl}/v1/calls/CA0000`);
+    const response = await fetch(`${carrierUrl}/v1/calls/CA0000`, { headers: AUTH });
     assert.equal(response.status, 404);
     const json = (await response.json()) as Record<string, unknown>;
     assert.equal(json.code, 'CARRIER_SIM_CALL_NOT_FOUND');
@@ -104,7 +130,7 @@ describe('sim carrier HTTP API', () => {
     const missing = await fetch(`${carrierUrl}/v2/nothing`);
     assert.equal(missing.status, 404);
     await missing.arrayBuffer();
-    const wrongMethod = await fetch(`${carrierUrl}/v1/calls`);
+    const wrongMethod = await fetch(`${carrierUrl}/v1/calls`, { headers: AUTH });
     assert.equal(wrongMethod.status, 405);
     assert.equal(wrongMethod.headers.get('allow'), 'POST');
     await wrongMethod.arrayBuffer();

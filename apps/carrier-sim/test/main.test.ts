@@ -3,7 +3,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { CallbackReceiver, TestWorker, callRequest, placeCall, waitFor } from './helpers.js';
+import {
+  CallbackReceiver,
+  TEST_SECRET,
+  TestWorker,
+  callRequest,
+  placeCall,
+  waitFor,
+} from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -15,7 +22,7 @@ test('main stops calls on SIGTERM', { timeout: 30_000 }, async (t) => {
       ...process.env,
       CARRIER_SIM_PORT: '0',
       CARRIER_SIM_SPEED: '10',
-      CARRIER_CALLBACK_SECRET: 'main-secret',
+      CARRIER_CALLBACK_SECRET: TEST_SECRET,
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -46,9 +53,9 @@ test('main stops calls on SIGTERM', { timeout: 30_000 }, async (t) => {
   assert.equal(code, 0);
   assert.equal(conn.byEvent('stop').length, 1);
   assert.deepEqual(receiver.statuses(carrierCallId), ['ringing', 'answered', 'completed']);
-  assert.equal(receiver.received[0]?.headers['x-carrier-secret'], 'main-secret');
+  assert.equal(receiver.received[0]?.headers['x-carrier-secret'], TEST_SECRET);
   assert.match(output, /"msg":"carrier stopped"/);
-  assert.ok(!output.includes('main-secret'), 'the callback secret was logged');
+  assert.ok(!output.includes(TEST_SECRET), 'the callback secret was logged');
   assert.ok(!output.includes('secret-token'), 'the stream URL token was logged');
 });
 

@@ -6,7 +6,7 @@
  * const attempts = await bridge.claim(10);
  */
 import { z } from 'zod';
-import { PhoneNumber, SimScenario, type CallStatus } from '@voxfleet/schema';
+import { CallStatus, PhoneNumber, SimScenario } from '@voxfleet/schema';
 
 import { HttpStatusError } from './errors.js';
 import { parseResponse, requestJson, withRetry, type RetryOptions } from './http-json.js';
@@ -33,6 +33,23 @@ export const ClaimedAttempt = z.object({
   }),
 });
 export type ClaimedAttempt = z.infer<typeof ClaimedAttempt>;
+
+/** A live call of `GET /internal/dialler/open-calls`: a claim plus the call's current state. */
+export const OpenCall = ClaimedAttempt.extend({
+  status: CallStatus,
+  carrierCallId: z.string().min(1).nullable(),
+  workerId: z.string().min(1).nullable(),
+  /** ISO 8601 time of the call's last update on voxbridge. */
+  updatedAt: z.iso.datetime(),
+});
+export type OpenCall = z.infer<typeof OpenCall>;
+
+const OpenCallsResponse = z.object({ calls: z.array(z.unknown()) });
+
+export interface OpenCallsResult {
+  calls: OpenCall[];
+  invalid: InvalidAttempt[];
+}
 
 const CallIdOnly = z.object({ callId: z.string().min(1).max(128) });
 
@@ -119,13 +136,25 @@ export class BridgeClient {
         result.attempts.push(parsed.data);
         continue;
       }
-      const callId = CallIdOnly.safeParse(item);
-      result.invalid.push({
-        callId: callId.success ? callId.data.callId : null,
-        problems: parsed.error.issues
-          .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-          .join('; '),
-      });
+      result.invalid.push(describeInvalid(item, parsed.error));
+    }
+    return result;
+  }
+
+  /**
+   * Lists voxbridge's live campaign calls, or only `callId` when given, so a restarted
+   * dialler can adopt them. Tried once: callers try again on their next tick or event.
+   */
+  async openCalls(options: { callId?: string; limit?: number } = {}): Promise<OpenCallsResult> {
+    const query = new URLSearchParams({ limit: String(options.limit ?? 1000) });
+    if (options.callId !== undefined) query.set('callId', options.callId);
+    const url = `${this.baseUrl}/internal/dialler/open-calls?${query.toString()}`;
+    const body = await this.get(url);
+    const result: OpenCallsResult = { calls: [], invalid: [] };
+    for (const item of parseResponse(OpenCallsResponse, body, url).calls) {
+      const parsed = OpenCall.safeParse(item);
+      if (parsed.success) result.calls.push(parsed.data);
+      else result.invalid.push(describeInvalid(item, parsed.error));
     }
     return result;
   }
@@ -148,6 +177,22 @@ export class BridgeClient {
     this.onReachable();
   }
 
+  private async get(url: string): Promise<unknown> {
+    try {
+      const result = await requestJson({
+        method: 'GET',
+        url,
+        headers: this.headers,
+        timeoutMs: this.timeoutMs,
+      });
+      this.onReachable();
+      return result;
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status < 500) this.onReachable();
+      throw err;
+    }
+  }
+
   private async post(url: string, body: unknown): Promise<unknown> {
     try {
       const result = await requestJson({
@@ -165,4 +210,12 @@ export class BridgeClient {
       throw err;
     }
   }
+}
+
+function describeInvalid(item: unknown, error: z.ZodError): InvalidAttempt {
+  const callId = CallIdOnly.safeParse(item);
+  return {
+    callId: callId.success ? callId.data.callId : null,
+    problems: error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+  };
 }

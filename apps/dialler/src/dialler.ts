@@ -3,6 +3,10 @@
  * attempts (never more than `maxInFlight` in flight), and launches each. Carrier events
  * move attempts forward; a watchdog ends attempts the carrier went quiet on.
  *
+ * Before its first claim the loop adopts the live calls voxbridge lists (`adoption.ts`),
+ * since a previous process may have died with calls ringing. A carrier event for an
+ * unknown call adopts that call the same way.
+ *
  * States: idle -> running -> draining -> stopped. `drain()` stops claiming, waits for
  * attempts in flight to reach a final status, then reports the rest itself.
  */
@@ -18,6 +22,7 @@ import {
   type AttemptContext,
   type FinalStatus,
 } from './attempt-runner.js';
+import { CallAdopter, type EventOutcome } from './adoption.js';
 import type { ClaimedAttempt, InvalidAttempt } from './bridge-client.js';
 import { CallAttempt } from './call-attempt.js';
 
@@ -30,7 +35,7 @@ export interface LoopSettings {
   readyWindowMs: number;
 }
 
-export type EventOutcome = 'applied' | 'duplicate' | 'unknown-call';
+export type { EventOutcome } from './adoption.js';
 
 export type LoopState = 'idle' | 'running' | 'draining' | 'stopped';
 
@@ -44,13 +49,21 @@ export class DiallerLoop {
   private ticking = true;
   private lastRegistryOkAt = -Infinity;
   private lastBridgeOkAt = -Infinity;
+  private readonly adopter: CallAdopter;
   state: LoopState = 'idle';
 
   constructor(
     private readonly ctx: AttemptContext,
     private readonly settings: LoopSettings,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.adopter = new CallAdopter(ctx, log, {
+      isRunning: () => this.state === 'running',
+      find: (callId) => this.attempts.get(callId),
+      track: (attempt) => this.track(attempt),
+      applyEvent: (attempt, event) => this.applyEvent(attempt, event),
+    });
+  }
 
   get inFlight(): number {
     return this.attempts.size;
@@ -77,10 +90,18 @@ export class DiallerLoop {
     this.schedule(0);
   }
 
-  /** Applies a verified carrier event. Duplicates and events for finished calls change nothing. */
-  handleCarrierEvent(event: CarrierStatusEvent): EventOutcome {
-    const attempt = this.attempts.get(event.callId);
-    if (attempt === undefined) return 'unknown-call';
+  /**
+   * Applies a verified carrier event. Duplicates and events for finished calls change
+   * nothing. An event for a call not in memory adopts it when voxbridge lists it as live.
+   */
+  async handleCarrierEvent(event: CarrierStatusEvent): Promise<EventOutcome> {
+    const attempt =
+      this.attempts.get(event.callId) ?? (await this.adopter.adoptForEvent(event.callId));
+    if (typeof attempt === 'string') return attempt;
+    return this.applyEvent(attempt, event);
+  }
+
+  private applyEvent(attempt: CallAttempt, event: CarrierStatusEvent): EventOutcome {
     attempt.carrierCallId ??= event.carrierCallId;
 
     const action = attempt.applyCarrierStatus(event.status);
@@ -158,7 +179,8 @@ export class DiallerLoop {
     const endTimer = this.ctx.metrics.tickDuration.startTimer();
     try {
       this.endOverdueAttempts();
-      if (this.state === 'running') await this.claimAndLaunch();
+      if (this.state === 'running' && !this.adopter.adopted) await this.adopter.adoptOpenCalls();
+      if (this.state === 'running' && this.adopter.adopted) await this.claimAndLaunch();
       if (this.ctx.now() - this.lastBridgeOkAt > this.settings.readyWindowMs / 2) {
         await this.ctx.bridge.ping();
       }
@@ -239,6 +261,7 @@ export class DiallerLoop {
 
   private finish(attempt: CallAttempt, status: FinalStatus, reason?: string): void {
     this.forget(attempt);
+    this.adopter.settle(attempt.callId);
     const task = finishAttempt(this.ctx, attempt, status, reason).catch((err: unknown) => {
       this.log.error({ err, callId: attempt.callId }, 'attempt finish failed');
     });

@@ -13,7 +13,11 @@ import { createDialler } from './index.js';
 function createCarrier(env: DiallerEnv): Carrier {
   switch (env.CARRIER) {
     case 'sim':
-      return new SimCarrier({ baseUrl: env.CARRIER_SIM_URL, provider: env.CARRIER_PROVIDER });
+      return new SimCarrier({
+        baseUrl: env.CARRIER_SIM_URL,
+        provider: env.CARRIER_PROVIDER,
+        secret: env.CARRIER_CALLBACK_SECRET,
+      });
   }
 }
 

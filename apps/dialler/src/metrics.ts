@@ -9,6 +9,7 @@ export interface DiallerMetrics {
   attempts: Counter<'status'>;
   reserveFailures: Counter;
   attachFailures: Counter;
+  adoptedAttempts: Counter;
   inFlight: Gauge;
   tickDuration: Histogram;
   claimDuration: Histogram;
@@ -33,6 +34,11 @@ export function createMetrics(): DiallerMetrics {
     attachFailures: new Counter({
       name: 'voxdialler_attach_failures_total',
       help: 'Attach requests that a worker rejected or did not respond to.',
+      registers: [registry],
+    }),
+    adoptedAttempts: new Counter({
+      name: 'voxdialler_adopted_attempts_total',
+      help: 'Live calls left by an earlier dialler process and adopted by this one.',
       registers: [registry],
     }),
     inFlight: new Gauge({

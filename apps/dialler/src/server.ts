@@ -69,13 +69,20 @@ export function createServer(options: ServerOptions) {
     }
 
     const event = parsed.data;
-    const outcome = loop.handleCarrierEvent(event);
+    const outcome = await loop.handleCarrierEvent(event);
     const fields = {
       callId: event.callId,
       carrierCallId: event.carrierCallId,
       status: event.status,
       outcome,
     };
+    if (outcome === 'lookup-failed') {
+      // A 5xx makes the carrier retry the callback, by which time voxbridge may respond.
+      return reply.code(503).send({
+        code: 'CALL_LOOKUP_FAILED',
+        message: `call ${event.callId} is not in memory and voxbridge did not respond: retry`,
+      });
+    }
     if (outcome === 'applied') log.info(fields, 'carrier event applied');
     else log.debug(fields, 'carrier event ignored');
     return reply.code(200).send({ outcome });

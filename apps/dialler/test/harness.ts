@@ -85,6 +85,21 @@ export interface CampaignSettings {
   concurrency: number;
 }
 
+/** A call of `TestBridge`, with the state `GET /internal/dialler/open-calls` lists. */
+export interface TestCall {
+  contactId: string;
+  attempt: number;
+  final: boolean;
+  status: string;
+  carrierCallId: string | null;
+  workerId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const LIVE_CALL_STATUSES = ['queued', 'dialling', 'ringing', 'in-progress'];
+const CALL_STATUS_RANK = ['queued', 'dialling', 'ringing', 'in-progress'];
+
 /** One running campaign with contacts. Claims, status reports and requeues act on it. */
 export class TestBridge {
   readonly contacts: TestContact[] = [];
@@ -93,8 +108,8 @@ export class TestBridge {
   /** When true, claims return every due contact whatever the limit, as a faulty bridge would. */
   ignoreLimit = false;
   readonly claimLimits: number[] = [];
-  /** callId to contact and attempt number. */
-  readonly calls = new Map<string, { contactId: string; attempt: number; final: boolean }>();
+  /** Calls by callId. */
+  readonly calls = new Map<string, TestCall>();
   /** While true, every route responds with 503, which a retry loop treats like an unreachable bridge. */
   down = false;
   url = '';
@@ -131,6 +146,11 @@ export class TestBridge {
     return this.contacts.every((contact) => contact.state === 'done' || contact.state === 'failed');
   }
 
+  /** Claims as a dialler would, for a test that plays a dialler which died before placing them. */
+  claimNow(limit: number): Array<{ callId: string; contactId: string }> {
+    return this.claim(limit) as Array<{ callId: string; contactId: string }>;
+  }
+
   reportsFor(callId: string): ReceivedReport['body'][] {
     return this.reports.filter((report) => report.callId === callId).map((report) => report.body);
   }
@@ -158,6 +178,10 @@ export class TestBridge {
       this.claimLimits.push(limit);
       return [200, { attempts: this.claim(this.ignoreLimit ? Number.MAX_SAFE_INTEGER : limit) }];
     }
+    if (request.method === 'GET' && path.startsWith('/internal/dialler/open-calls')) {
+      const callId = new URL(path, 'http://bridge').searchParams.get('callId');
+      return [200, { calls: this.openCalls(callId) }];
+    }
     const match = /^\/internal\/calls\/([^/]+)\/(status|requeue)$/.exec(path);
     if (request.method === 'POST' && match !== null) {
       const callId = decodeURIComponent(match[1] ?? '');
@@ -169,6 +193,46 @@ export class TestBridge {
       return this.status(callId, call, body as ReceivedReport['body']);
     }
     return [404, {}];
+  }
+
+  private openCalls(callId: string | null): unknown[] {
+    return [...this.calls.entries()]
+      .filter(([id]) => callId === null || id === callId)
+      .filter(([, call]) => !call.final && LIVE_CALL_STATUSES.includes(call.status))
+      .map(([id, call]) => {
+        const contact = this.contact(call.contactId);
+        return {
+          ...this.claimView(id, call.attempt, contact),
+          status: call.status,
+          carrierCallId: call.carrierCallId,
+          workerId: call.workerId,
+          createdAt: new Date(call.createdAt).toISOString(),
+          updatedAt: new Date(call.updatedAt).toISOString(),
+        };
+      });
+  }
+
+  private claimView(
+    callId: string,
+    attempt: number,
+    contact: TestContact,
+  ): Record<string, unknown> {
+    return {
+      callId,
+      attempt,
+      tenantId: 'tenant-1',
+      botId: 'bot-1',
+      campaignId: 'campaign-1',
+      contactId: contact.contactId,
+      to: contact.to,
+      scenario: contact.scenario ?? null,
+      variables: { name: 'Test' },
+      campaign: {
+        maxAttempts: this.campaign.maxAttempts,
+        retryBackoffMs: this.campaign.retryBackoffMs,
+        callerId: '+15550009999',
+      },
+    };
   }
 
   private claim(limit: number): unknown[] {
@@ -186,31 +250,17 @@ export class TestBridge {
         contactId: contact.contactId,
         attempt: contact.attempts,
         final: false,
+        status: 'queued',
+        carrierCallId: null,
+        workerId: null,
+        createdAt: now,
+        updatedAt: now,
       });
-      return {
-        callId,
-        attempt: contact.attempts,
-        tenantId: 'tenant-1',
-        botId: 'bot-1',
-        campaignId: 'campaign-1',
-        contactId: contact.contactId,
-        to: contact.to,
-        scenario: contact.scenario ?? null,
-        variables: { name: 'Test' },
-        campaign: {
-          maxAttempts: this.campaign.maxAttempts,
-          retryBackoffMs: this.campaign.retryBackoffMs,
-          callerId: '+15550009999',
-        },
-      };
+      return this.claimView(callId, contact.attempts, contact);
     });
   }
 
-  private requeue(
-    callId: string,
-    call: { contactId: string; attempt: number; final: boolean },
-    reason: string,
-  ): [number, unknown] {
+  private requeue(callId: string, call: TestCall, reason: string): [number, unknown] {
     this.requeues.push({ callId, reason });
     const contact = this.contact(call.contactId);
     if (!call.final && contact.state === 'dialling') {
@@ -221,12 +271,15 @@ export class TestBridge {
     return [200, {}];
   }
 
-  private status(
-    callId: string,
-    call: { contactId: string; attempt: number; final: boolean },
-    body: ReceivedReport['body'],
-  ): [number, unknown] {
+  private status(callId: string, call: TestCall, body: ReceivedReport['body']): [number, unknown] {
     this.reports.push({ callId, receivedAt: Date.now(), body });
+    call.carrierCallId ??= body.carrierCallId ?? null;
+    call.workerId ??= body.workerId ?? null;
+    const rank = CALL_STATUS_RANK.indexOf(body.status);
+    if (!call.final && (rank === -1 || rank > CALL_STATUS_RANK.indexOf(call.status))) {
+      call.status = body.status;
+      call.updatedAt = Date.now();
+    }
     if (call.final || body.contact === undefined) return [200, {}];
     call.final = true;
     const contact = this.contact(call.contactId);
@@ -377,6 +430,11 @@ export class TestCarrier {
   maxLive = 0;
   /** Status of the place-call response instead of accepting, when set. */
   failWith: number | null = null;
+  /** The state `GET /v1/calls/{carrierCallId}` returns, by carrierCallId. */
+  readonly states = new Map<
+    string,
+    { callId: string; state: CarrierCallStatus; endedAt: string | null }
+  >();
   script: (request: PlaceCallRequestType) => ScriptedEvent[] = (request) =>
     defaultScript(request.scenario);
   secret: string | undefined;
@@ -409,6 +467,7 @@ export class TestCarrier {
     status: CarrierCallStatus,
     extra: Record<string, unknown> = {},
   ): Promise<{ status: number; body: unknown }> {
+    this.setState(request, status);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.secret !== undefined) headers['x-carrier-secret'] = this.secret;
     const response = await fetch(request.statusCallbackUrl, {
@@ -425,12 +484,30 @@ export class TestCarrier {
     return { status: response.status, body: await response.json() };
   }
 
+  /** Records `status` as the call's carrier-side state without sending a callback. */
+  setState(request: PlaceCallRequestType, status: CarrierCallStatus): void {
+    const final = status !== 'ringing' && status !== 'answered';
+    this.states.set(this.carrierCallIdOf(request.callId), {
+      callId: request.callId,
+      state: status,
+      endedAt: final ? new Date().toISOString() : null,
+    });
+  }
+
   private async handle(request: IncomingMessage, body: unknown): Promise<[number, unknown]> {
+    const lookup = /^\/v1\/calls\/([^/]+)$/.exec(request.url ?? '');
+    if (request.method === 'GET' && lookup !== null) {
+      const carrierCallId = decodeURIComponent(lookup[1] ?? '');
+      const state = this.states.get(carrierCallId);
+      if (state === undefined) return [404, { code: 'CARRIER_SIM_CALL_NOT_FOUND' }];
+      return [200, { carrierCallId, ...state }];
+    }
     if (request.method !== 'POST' || request.url !== '/v1/calls') return [404, {}];
     if (this.failWith !== null) return [this.failWith, { message: 'failed by the test' }];
     const parsed = PlaceCallRequest.parse(body);
     this.placed.push(parsed);
     const carrierCallId = `sim-${this.nextId++}`;
+    this.states.set(carrierCallId, { callId: parsed.callId, state: 'ringing', endedAt: null });
     const events = this.script(parsed);
     if (events.length > 0) {
       this.live.add(parsed.callId);

@@ -98,6 +98,7 @@ export const BotConfig = z
   .strict()
   .superRefine((config, ctx) => {
     const ids = new Set(Object.keys(config.nodes));
+    let unknownTargets = 0;
     if (!ids.has(config.start)) {
       ctx.addIssue({ code: 'custom', path: ['start'], message: `unknown node "${config.start}"` });
     }
@@ -113,6 +114,7 @@ export const BotConfig = z
       }
       for (const [path, target] of targets) {
         if (target !== undefined && !ids.has(target)) {
+          unknownTargets++;
           ctx.addIssue({
             code: 'custom',
             path: ['nodes', id, ...path],
@@ -121,6 +123,8 @@ export const BotConfig = z
         }
       }
     }
+    // Reachability means little while branches point at missing nodes; report those first.
+    if (unknownTargets > 0) return;
     for (const id of nodesWithoutHangup(config.nodes)) {
       ctx.addIssue({
         code: 'custom',

@@ -1,8 +1,11 @@
 /**
- * Internal routes for voxdialler: claim due attempts, report call status with the
- * contact decision, and hand back attempts that were never placed.
+ * Internal routes for voxdialler: claim due attempts, list live calls for a restarted
+ * dialler to adopt, report call status with the contact decision, and hand back attempts
+ * that were never placed.
  */
+import { CallStatus, SimScenario } from '@voxfleet/schema';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 
 import { callNotFound } from '../errors.js';
 import { internalTokenAuth } from '../http/auth.js';
@@ -17,12 +20,51 @@ import {
   RequeueResponse,
 } from '../http/schemas.js';
 import { callSummaryView, contactView } from '../http/views.js';
-import type { ContactDecision } from '../store/types.js';
+import type { AbandonedCall, ContactDecision } from '../store/types.js';
 import type { RouteDeps } from './deps.js';
 
 const ERRORS = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse } as const;
 
-export const internalDiallerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => {
+export interface InternalDiallerRouteOptions extends RouteDeps {
+  /** Age after which the claim closes a silent live call as abandoned; the store's default when undefined. */
+  attemptStaleMs: number | undefined;
+}
+
+const OpenCallsQuery = z.object({
+  callId: z.string().min(1).max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(1000),
+});
+
+const OpenCallsResponse = z.object({
+  calls: z.array(
+    z.object({
+      callId: z.string(),
+      attempt: z.number().int(),
+      tenantId: z.string(),
+      botId: z.string(),
+      campaignId: z.string(),
+      contactId: z.string(),
+      to: z.string(),
+      scenario: SimScenario.nullable(),
+      variables: z.record(z.string(), z.string()),
+      campaign: z.object({
+        maxAttempts: z.number().int(),
+        retryBackoffMs: z.number().int(),
+        callerId: z.string().nullable(),
+      }),
+      status: CallStatus,
+      carrierCallId: z.string().nullable(),
+      workerId: z.string().nullable(),
+      createdAt: z.string(),
+      updatedAt: z.string(),
+    }),
+  ),
+});
+
+export const internalDiallerRoutes: FastifyPluginAsyncZod<InternalDiallerRouteOptions> = async (
+  app,
+  deps,
+) => {
   app.addHook('onRequest', internalTokenAuth(deps.internalToken));
 
   app.post(
@@ -37,10 +79,41 @@ export const internalDiallerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (ap
       },
     },
     async (request) => {
-      const attempts = await deps.store.claimAttempts(request.body.limit, deps.now().toISOString());
+      const onAbandoned = (calls: AbandonedCall[]): void => {
+        for (const call of calls) request.log.warn(call, 'abandoned call attempt closed');
+      };
+      const attempts = await deps.store.claimAttempts(
+        request.body.limit,
+        deps.now().toISOString(),
+        { attemptStaleMs: deps.attemptStaleMs, onAbandoned },
+      );
       deps.metrics.claimedAttempts.inc(attempts.length);
       if (attempts.length > 0) request.log.debug({ claimed: attempts.length }, 'attempts claimed');
       return { attempts };
+    },
+  );
+
+  app.get(
+    '/internal/dialler/open-calls',
+    {
+      schema: {
+        tags: ['internal'],
+        summary:
+          'List live campaign calls (queued, dialling, ringing, in-progress), oldest update first',
+        description:
+          'A restarted dialler adopts these calls so that later carrier events still apply. ' +
+          'With `callId`, the list contains that call only while it is live.',
+        security: INTERNAL_SECURITY,
+        querystring: OpenCallsQuery,
+        response: { 200: OpenCallsResponse, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const calls = await deps.store.listOpenCalls({
+        callId: request.query.callId,
+        limit: request.query.limit,
+      });
+      return { calls };
     },
   );
 

@@ -162,6 +162,54 @@ export interface ClaimedAttempt {
   campaign: { maxAttempts: number; retryBackoffMs: number; callerId: string | null };
 }
 
+/**
+ * A campaign call attempt that has not reached a final status (`queued`, `dialling`,
+ * `ringing` or `in-progress`), as `GET /internal/dialler/open-calls` returns it. It carries
+ * every field of a claim, so a restarted dialler can adopt the attempt.
+ */
+export interface OpenCall extends ClaimedAttempt {
+  status: CallStatus;
+  carrierCallId: string | null;
+  workerId: string | null;
+  createdAt: string;
+  /** Time of the last status update, or of any other change to the call. */
+  updatedAt: string;
+}
+
+export interface OpenCallFilter {
+  /** Only this call, when set. */
+  callId?: string | undefined;
+  limit: number;
+}
+
+/** A live call that the claim sweep closed as `failed` with reason `abandoned`. */
+export interface AbandonedCall {
+  callId: string;
+  contactId: string;
+  campaignId: string;
+  /** The status the call had when it was closed. */
+  status: CallStatus;
+  /** The contact's fate: pending for a retry, or failed when attempts are exhausted. */
+  contactState: 'pending' | 'failed' | null;
+}
+
+/** Default of `ClaimOptions.attemptStaleMs`: 5 minutes. */
+export const DEFAULT_ATTEMPT_STALE_MS = 300_000;
+
+/** Default bot call limit, used when a stored bot config lacks `maxCallDurationMs`. */
+export const DEFAULT_MAX_CALL_DURATION_MS = 600_000;
+
+export interface ClaimOptions {
+  /**
+   * A `queued`, `dialling` or `ringing` call without a status update for longer than this
+   * is closed as abandoned before the claim; an `in-progress` call gets the bot's
+   * `maxCallDurationMs` on top. Defaults to DEFAULT_ATTEMPT_STALE_MS.
+   */
+  attemptStaleMs?: number | undefined;
+  /** Receives the calls the sweep closed, for logs and metrics. */
+  onAbandoned?: ((calls: AbandonedCall[]) => void) | undefined;
+}
+
 export type ContactDecision =
   { decision: 'retry'; nextAttemptAt: string } | { decision: 'done' } | { decision: 'failed' };
 
@@ -266,9 +314,14 @@ export interface BridgeStore {
   /**
    * Claims up to `limit` due contacts of running campaigns, oldest campaign first, keeping
    * each campaign's `dialling` contacts within its concurrency. Creates one `queued` call
-   * per claim and marks its contact `dialling`, all in one transaction.
+   * per claim and marks its contact `dialling`, all in one transaction. First it closes
+   * abandoned attempts (see `ClaimOptions.attemptStaleMs`) as `failed`, reason `abandoned`,
+   * and returns their contacts to `pending` with the campaign's backoff, or to `failed`
+   * when attempts are exhausted, so they no longer count against the concurrency.
    */
-  claimAttempts(limit: number, now: string): Promise<ClaimedAttempt[]>;
+  claimAttempts(limit: number, now: string, options?: ClaimOptions): Promise<ClaimedAttempt[]>;
+  /** Lists live campaign calls, oldest update first, for a dialler to adopt after a restart. */
+  listOpenCalls(filter: OpenCallFilter): Promise<OpenCall[]>;
   /**
    * Applies a dialler status report. A final status never moves back to a live one, a
    * live status never moves backwards, and a repeated report changes nothing. The contact

@@ -68,7 +68,11 @@ function contended(callId: string): BridgeError {
   );
 }
 
-async function releaseSlot(c: Collections, campaignId: string, callId: string): Promise<void> {
+export async function releaseSlot(
+  c: Collections,
+  campaignId: string,
+  callId: string,
+): Promise<void> {
   await c.campaigns.updateOne({ _id: campaignId }, { $pull: { slots: { callId } } });
 }
 
@@ -272,7 +276,7 @@ export async function applyCallStatus(
  * Each caller changed its contact before this check, so when two contacts finish at
  * once, at least the later check finds both final.
  */
-async function completeCampaignIfFinished(
+export async function completeCampaignIfFinished(
   c: Collections,
   campaignId: string,
   now: string,

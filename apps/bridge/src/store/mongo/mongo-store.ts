@@ -23,7 +23,10 @@ import type {
   CallStatusUpdate,
   Campaign,
   CampaignProgress,
+  ClaimOptions,
   ClaimedAttempt,
+  OpenCall,
+  OpenCallFilter,
   Contact,
   ContactFilter,
   ImportContactsResult,
@@ -34,12 +37,14 @@ import type {
   SaveResultOutcome,
   Tenant,
 } from '../types.js';
+import { DEFAULT_ATTEMPT_STALE_MS } from '../types.js';
 import * as campaigns from './campaigns.js';
 import { ensureIndexes, isDuplicateKeyError, nextSeq, openCollections } from './collections.js';
 import type { Collections } from './collections.js';
 import * as dialling from './dialling.js';
 import { toApiKey, toBot, toCall, toHistory, toTenant } from './documents.js';
 import type { BotDoc } from './documents.js';
+import { closeAbandonedCalls, listOpenCalls } from './open-calls.js';
 import { callListFilter } from './plans.js';
 
 export interface MongoStoreOptions {
@@ -287,8 +292,20 @@ export class MongoStore implements BridgeStore {
     return campaigns.listContacts(this.#c, tenantId, campaignId, filter);
   }
 
-  async claimAttempts(limit: number, now: string): Promise<ClaimedAttempt[]> {
+  async claimAttempts(
+    limit: number,
+    now: string,
+    options: ClaimOptions = {},
+  ): Promise<ClaimedAttempt[]> {
+    const staleMs = options.attemptStaleMs ?? DEFAULT_ATTEMPT_STALE_MS;
+    // Each close releases its campaign slot, so the claim that follows can use it.
+    const abandoned = await closeAbandonedCalls(this.#c, now, staleMs);
+    if (abandoned.length > 0) options.onAbandoned?.(abandoned);
     return dialling.claimAttempts(this.#c, limit, now);
+  }
+
+  async listOpenCalls(filter: OpenCallFilter): Promise<OpenCall[]> {
+    return listOpenCalls(this.#c, filter);
   }
 
   async applyCallStatus(callId: string, update: CallStatusUpdate): Promise<CallStatusOutcome> {

@@ -39,7 +39,7 @@ function loadContactRow(db: Database, contactId: string): ContactRow | undefined
   return db.prepare('SELECT * FROM contacts WHERE id = ?').get(contactId) as ContactRow | undefined;
 }
 
-function addHistory(
+export function addHistory(
   db: Database,
   callId: string,
   status: CallStatus,
@@ -192,7 +192,7 @@ export function applyCallStatus(
 }
 
 /** Marks a running or paused campaign completed once no contact is pending or dialling. */
-function completeCampaignIfFinished(db: Database, campaignId: string, now: string): boolean {
+export function completeCampaignIfFinished(db: Database, campaignId: string, now: string): boolean {
   const { n } = db
     .prepare(
       "SELECT COUNT(*) AS n FROM contacts WHERE campaign_id = ? AND state IN ('pending', 'dialling')",

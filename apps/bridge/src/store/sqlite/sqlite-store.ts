@@ -26,6 +26,7 @@ import type {
   CallStatusUpdate,
   Campaign,
   CampaignProgress,
+  ClaimOptions,
   ClaimedAttempt,
   Contact,
   ContactFilter,
@@ -33,13 +34,17 @@ import type {
   NewApiKey,
   NewCampaign,
   NewContact,
+  OpenCall,
+  OpenCallFilter,
   Page,
   SaveResultOutcome,
   Tenant,
 } from '../types.js';
+import { DEFAULT_ATTEMPT_STALE_MS } from '../types.js';
 import * as campaigns from './campaigns.js';
 import * as dialling from './dialling.js';
 import { migrate } from './migrations.js';
+import { closeAbandonedCalls, listOpenCalls } from './open-calls.js';
 import { decodeCursor, toApiKey, toBot, toCall, toPage, toTenant } from './rows.js';
 import type { ApiKeyRow, BotRow, CallRow, TenantRow } from './rows.js';
 
@@ -265,8 +270,25 @@ export class SqliteStore implements BridgeStore {
     return campaigns.listContacts(this.#conn, tenantId, campaignId, filter);
   }
 
-  async claimAttempts(limit: number, now: string): Promise<ClaimedAttempt[]> {
-    return dialling.claimAttempts(this.#conn, limit, now);
+  async claimAttempts(
+    limit: number,
+    now: string,
+    options: ClaimOptions = {},
+  ): Promise<ClaimedAttempt[]> {
+    const db = this.#conn;
+    const staleMs = options.attemptStaleMs ?? DEFAULT_ATTEMPT_STALE_MS;
+    // The inner claim transaction becomes a savepoint of this one, so the sweep and the
+    // claim commit together.
+    const { abandoned, claimed } = db.transaction(() => ({
+      abandoned: closeAbandonedCalls(db, now, staleMs),
+      claimed: dialling.claimAttempts(db, limit, now),
+    }))();
+    if (abandoned.length > 0) options.onAbandoned?.(abandoned);
+    return claimed;
+  }
+
+  async listOpenCalls(filter: OpenCallFilter): Promise<OpenCall[]> {
+    return listOpenCalls(this.#conn, filter);
   }
 
   async applyCallStatus(callId: string, update: CallStatusUpdate): Promise<CallStatusOutcome> {
