@@ -31,6 +31,7 @@ export type BridgeErrorCode =
   | 'RECORDING_INVALID_WAV'
   | 'RECORDING_TOO_LARGE'
   | 'STORE_UNAVAILABLE'
+  | 'TOO_MANY_STREAMS'
   | 'INTERNAL_ERROR';
 
 /** One field-level problem, such as `{ path: 'config.start', message: 'unknown node "x"' }`. */

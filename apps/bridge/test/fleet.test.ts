@@ -276,6 +276,42 @@ describe('fleet with sqlite registry', () => {
     assert.equal(events.at(-1)?.counts.idle, 1);
   });
 
+  test('event streams per tenant are capped', async () => {
+    const other = await startTestBridge({
+      registryUrl: `sqlite:${join(registryDir, 'registry.db')}`,
+      fleetSampleIntervalMs: 60_000,
+    });
+    try {
+      const open: Response[] = [];
+      for (let i = 0; i < 50; i++) {
+        const response = await other.api('GET', '/v1/events');
+        assert.equal(response.status, 200, `stream ${i + 1}`);
+        open.push(response);
+      }
+      const refused = await other.api('GET', '/v1/events');
+      assert.equal(refused.status, 429);
+      assert.equal(
+        ((await refused.json()) as { error: { code: string } }).error.code,
+        'TOO_MANY_STREAMS',
+      );
+
+      // Closing one stream frees its place.
+      await open[0]?.body?.cancel();
+      let again: Response | undefined;
+      for (let tries = 0; tries < 50; tries++) {
+        again = await other.api('GET', '/v1/events');
+        if (again.status === 200) break;
+        await again.text();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(again?.status, 200);
+      await again?.body?.cancel();
+      for (const response of open.slice(1)) await response.body?.cancel();
+    } finally {
+      await other.close();
+    }
+  });
+
   test('stop ends open event streams', async () => {
     const other = await startTestBridge({
       registryUrl: `sqlite:${join(registryDir, 'registry.db')}`,

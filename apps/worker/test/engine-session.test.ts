@@ -552,9 +552,12 @@ describe('CallSession flow', () => {
       start: 'a',
       nodes: {
         a: { type: 'say', prompt: prompt('beep.wav', 'beep'), next: 'b' },
-        b: { type: 'say', prompt: prompt('beep.wav', 'beep'), next: 'a' },
+        b: { type: 'hangup', prompt: prompt('beep.wav', 'beep'), outcome: 'done' },
       },
     });
+    // Validation rejects a loop with no hangup, but a config stored before that check
+    // existed may still hold one, and the engine must stop it rather than recurse.
+    loop.nodes['b'] = { type: 'say', prompt: prompt('beep.wav', 'beep'), next: 'a' };
     const echoing: MediaSink = {
       sendAudio: () => {},
       sendMark: (name) => session.handleMark(name),

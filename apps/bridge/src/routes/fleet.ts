@@ -9,8 +9,9 @@ import { openRegistry } from '@voxfleet/registry';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
+import { BridgeError } from '../errors.js';
 import { apiKeyAuth, tenantOf } from '../http/auth.js';
-import { API_KEY_SECURITY, AUTH_ERRORS } from '../http/schemas.js';
+import { API_KEY_SECURITY, AUTH_ERRORS, ErrorResponse } from '../http/schemas.js';
 import type { BridgeStore } from '../store/types.js';
 import { FleetMonitor } from './fleet-monitor.js';
 import type { FleetSample, FleetState, FleetWorker } from './fleet-monitor.js';
@@ -25,6 +26,11 @@ export interface FleetRouteOptions {
   /** How long a server-sent event stream may stay silent before a comment line; defaults to 15000. */
   keepAliveMs?: number;
 }
+
+/** Event streams one tenant may hold open at once; each costs a socket and a subscription. */
+const MAX_STREAMS_PER_TENANT = 50;
+/** Unsent bytes after which a stream counts as abandoned by its reader and is closed. */
+const MAX_UNREAD_BYTES = 1024 * 1024;
 
 const SlotStateSchema = z.enum(['idle', 'reserved', 'busy', 'draining', 'offline']);
 
@@ -104,6 +110,7 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRouteOptions> = async (app,
   });
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   const streams = new Set<() => void>();
+  const streamsPerTenant = new Map<string, number>();
 
   app.addHook('onReady', async () => {
     await monitor.start();
@@ -170,11 +177,19 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRouteOptions> = async (app,
           'from closing the stream.',
         security: API_KEY_SECURITY,
         produces: ['text/event-stream'],
-        response: { ...AUTH_ERRORS },
+        response: { ...AUTH_ERRORS, 429: ErrorResponse },
       },
     },
     async (request, reply) => {
       const tenantId = tenantOf(request).id;
+      const open = streamsPerTenant.get(tenantId) ?? 0;
+      if (open >= MAX_STREAMS_PER_TENANT) {
+        throw new BridgeError(
+          'TOO_MANY_STREAMS',
+          `this tenant already has ${open} event streams open; close one first`,
+        );
+      }
+      streamsPerTenant.set(tenantId, open + 1);
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -187,6 +202,12 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRouteOptions> = async (app,
 
       let lastWriteAt = Date.now();
       const send = (chunk: string): void => {
+        // A client that stops reading would make every later event pile up in memory.
+        if (raw.writableLength > MAX_UNREAD_BYTES) {
+          request.log.warn({ tenantId }, 'event stream closed: client stopped reading');
+          end();
+          return;
+        }
         lastWriteAt = Date.now();
         raw.write(chunk);
       };
@@ -197,12 +218,17 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRouteOptions> = async (app,
         if (Date.now() - lastWriteAt >= keepAliveMs) send(': keep-alive\n\n');
       }, keepAliveMs / 3);
       const unsubscribe = monitor.subscribe(sendFleet);
-      const end = (): void => {
+      function end(): void {
+        if (!streams.has(end)) return;
         clearInterval(keepAlive);
         unsubscribe();
         streams.delete(end);
-        if (!raw.writableEnded) raw.end();
-      };
+        const left = (streamsPerTenant.get(tenantId) ?? 1) - 1;
+        if (left > 0) streamsPerTenant.set(tenantId, left);
+        else streamsPerTenant.delete(tenantId);
+        if (raw.writableLength > MAX_UNREAD_BYTES) raw.destroy();
+        else if (!raw.writableEnded) raw.end();
+      }
       streams.add(end);
       raw.on('close', end);
       request.log.debug({ tenantId }, 'event stream opened');
