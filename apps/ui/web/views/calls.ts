@@ -8,10 +8,15 @@ import { navigate, onLinkClick } from '../router.js';
 import { CALL_STATUSES } from '../types.js';
 import type { CallDetail, CallSummary, Campaign, Page, TranscriptEntry } from '../types.js';
 
+/** Calls fetched per page; older ones load with the "more" button. */
+const PAGE_SIZE = 100;
+
 export function CallsView(props: { query: URLSearchParams }): VNode {
   const status = props.query.get('status') ?? '';
   const campaignId = props.query.get('campaignId') ?? '';
   const [calls, setCalls] = useState<CallSummary[] | null>(null);
+  const [nextCursor, setNextCursor] = useState<string | null>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
   const [campaigns, setCampaigns] = useState<Campaign[]>([]);
   const [error, setError] = useState<string | null>(null);
 
@@ -22,16 +27,39 @@ export function CallsView(props: { query: URLSearchParams }): VNode {
     );
   }, []);
 
-  useEffect(() => {
-    const query = new URLSearchParams({ limit: '100' });
+  const pageQuery = (cursor: string | null): string => {
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (status !== '') query.set('status', status);
     if (campaignId !== '') query.set('campaignId', campaignId);
+    if (cursor !== null) query.set('cursor', cursor);
+    return `/v1/calls?${query.toString()}`;
+  };
+
+  useEffect(() => {
     setCalls(null);
-    request<Page<CallSummary>>(`/v1/calls?${query.toString()}`).then(
-      (page) => setCalls(page.items),
+    setNextCursor(null);
+    request<Page<CallSummary>>(pageQuery(null)).then(
+      (page) => {
+        setCalls(page.items);
+        setNextCursor(page.nextCursor);
+      },
       (err: unknown) => setError(messageOf(err)),
     );
   }, [status, campaignId]);
+
+  const loadMore = (): void => {
+    if (nextCursor === null || loadingMore) return;
+    setLoadingMore(true);
+    request<Page<CallSummary>>(pageQuery(nextCursor))
+      .then(
+        (page) => {
+          setCalls((shown) => [...(shown ?? []), ...page.items]);
+          setNextCursor(page.nextCursor);
+        },
+        (err: unknown) => setError(messageOf(err)),
+      )
+      .finally(() => setLoadingMore(false));
+  };
 
   const filter = (name: string, value: string): void => {
     const query = new URLSearchParams(props.query);
@@ -105,6 +133,15 @@ export function CallsView(props: { query: URLSearchParams }): VNode {
                   )}
                 </tbody>
               </table>`
+      }
+      ${
+        nextCursor === null
+          ? null
+          : html`<p>
+              <button type="button" onClick=${loadMore} disabled=${loadingMore}>
+                ${loadingMore ? 'Loading…' : `Show ${PAGE_SIZE} more`}
+              </button>
+            </p>`
       }
     </section>
   `;
