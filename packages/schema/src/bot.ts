@@ -41,11 +41,11 @@ export const AskNode = z
     prompt: Prompt,
     /** Digit to next node id. */
     digits: z.record(DtmfDigit, NodeId).default({}),
-    /** Where a caller utterance (speech detected, not recognised) leads. */
+    /** Target node of a caller utterance (speech detected, not recognised). */
     speech: NodeId.optional(),
-    /** Where the flow goes once `retries` re-prompts found no input. */
+    /** Target node once `retries` re-prompts found no input. */
     noInput: NodeId,
-    /** Where a digit missing from `digits` leads; the prompt repeats when absent. */
+    /** Target node of a digit missing from `digits`; without it the prompt repeats. */
     invalid: NodeId.optional(),
     timeoutMs: z.number().int().min(500).max(60_000).default(5000),
     retries: z.number().int().min(0).max(5).default(1),
@@ -167,7 +167,7 @@ export type BotConfig = z.infer<typeof BotConfig>;
 /** Bot config as a client writes it, with defaults still unapplied. */
 export type BotConfigInput = z.input<typeof BotConfig>;
 
-/** What `GET /internal/bots/{botId}/runtime-config` returns to a worker. */
+/** Body of `GET /internal/bots/{botId}/runtime-config`, as a worker receives it. */
 export const RuntimeConfig = z.object({
   botId: z.string(),
   tenantId: z.string(),

@@ -1,6 +1,6 @@
 /**
  * `voxfleet demo`: runs the demo campaign against the stack that `voxfleet start` runs
- * from the same data dir. With no stack answering, it starts one for the run (its log goes
+ * from the same data dir. With no stack responding, it starts one for the run (its log goes
  * to `<data dir>/stack.log`) and stops it afterwards. With `--bridge-url` and `--api-key` it
  * uses that voxbridge, for example one in a Compose stack, and starts nothing.
  */
@@ -80,7 +80,7 @@ export async function runDemoCommand(values: Record<string, unknown>): Promise<n
       logLevel: flags['log-level'],
       provider: flags.provider,
     };
-    out.write(`no stack answers at ${bridgeUrlOf(layout)}; starting one (log: ${logFile})\n`);
+    out.write(`no stack responds at ${bridgeUrlOf(layout)}; starting one (log: ${logFile})\n`);
     stack = new LocalStack({ ...layout, output: createWriteStream(logFile), colour: false });
     void handleStopSignals(stack, out).then(() => process.exit(130));
     const info = await stack.start();

@@ -21,7 +21,7 @@ export class ApiClient {
 
   /**
    * Sends one request. A GET that fails on the network or with a 5xx is retried a few
-   * times, so polling rides out a voxbridge restart; other methods are sent once, because
+   * times, so polling survives a voxbridge restart. Other methods are sent once, because
    * repeating them could act twice.
    */
   async request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {

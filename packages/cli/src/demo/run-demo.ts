@@ -236,7 +236,7 @@ async function checkCampaign(
   };
 }
 
-/** The line the demo ends with. */
+/** Formats the summary line the demo ends with. */
 export function summariseReport(report: DemoReport): string {
   const verdict = report.problems.length === 0 ? 'demo passed' : 'demo FAILED';
   return `${verdict}: ${report.contacts} contacts (${report.contactsDone} done, ${report.contactsFailed} failed), ${report.callsPlaced} calls placed, ${report.answered} answered, ${report.results} results, ${report.recordings} recordings, ${report.problems.length} problems, ${(report.durationMs / 1000).toFixed(1)} s`;

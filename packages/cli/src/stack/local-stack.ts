@@ -19,7 +19,7 @@ import { bridgeUrlOf, planServices, type ServiceSpec, type StackLayout } from '.
 export interface LocalStackOptions extends StackLayout {
   output: Writable;
   colour: boolean;
-  /** How long each service may take to answer `/health`. */
+  /** Time each service has to respond on `/health`. */
   startTimeoutMs?: number;
   /** How long a service may take to exit after SIGTERM before it is killed. */
   stopTimeoutMs?: number;
@@ -63,7 +63,7 @@ async function waitForHealth(url: string, timeoutMs: number, child: ChildProcess
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new CliError('CLI_START_TIMEOUT', `${url}/health did not answer within ${timeoutMs} ms`);
+  throw new CliError('CLI_START_TIMEOUT', `${url}/health did not respond within ${timeoutMs} ms`);
 }
 
 export class LocalStack {
@@ -185,14 +185,16 @@ export class LocalStack {
   #onExit(service: RunningService, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#stopping || this.#running.get(service.spec.name) !== service) return;
     const maxRestarts = this.#options.maxRestarts ?? 5;
-    const how = signal ? `signal ${signal}` : `code ${code}`;
+    const exitReason = signal ? `signal ${signal}` : `code ${code}`;
     const restarts = Date.now() - service.startedAt >= HEALTHY_RUN_MS ? 0 : service.restarts;
     if (restarts >= maxRestarts) {
-      this.#note(`${service.spec.name} exited with ${how}; restart limit reached, not restarting`);
+      this.#note(
+        `${service.spec.name} exited with ${exitReason}; restart limit reached, not restarting`,
+      );
       this.#running.delete(service.spec.name);
       return;
     }
-    this.#note(`${service.spec.name} exited with ${how}; restarting`);
+    this.#note(`${service.spec.name} exited with ${exitReason}; restarting`);
     const delayMs = Math.min(5000, 250 * 2 ** restarts);
     setTimeout(() => {
       if (this.#stopping) return;
