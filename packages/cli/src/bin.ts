@@ -43,9 +43,16 @@ flags for demo:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'ingress') return await runIngressCommand(rest);
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  if (
+    command === undefined ||
+    command === 'help' ||
+    command === '--help' ||
+    command === '-h' ||
+    wantsHelp
+  ) {
     process.stdout.write(USAGE);
-    return command === undefined ? 2 : 0;
+    return command === undefined && !wantsHelp ? 2 : 0;
   }
   const { values } = parseArgs({
     args: rest,
