@@ -85,6 +85,9 @@ export class RegistryLink {
       this.#currentCallId = null;
       this.#activeReservation = null;
     }
+    // A heartbeat already sent may still re-assert this call; landing after the release, it
+    // would make the slot busy again with a call that has ended.
+    await this.#tick?.catch(() => undefined);
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
         const freed = await registry.release(registration.workerId, token);
@@ -144,7 +147,13 @@ export class RegistryLink {
     const { registry, registration, log } = this.#options;
     try {
       if (this.#registered) {
-        const known = await registry.heartbeat(registration.workerId, registration.ttlMs);
+        // Re-asserting the call on every beat restores a busy slot that a Redis failover
+        // lost, before any dialler can reserve it again.
+        const known = await registry.heartbeat(
+          registration.workerId,
+          registration.ttlMs,
+          this.#activeReservation ?? undefined,
+        );
         if (known) return;
         log.warn({}, 'registry lost this worker; registering again');
         this.#registered = false;

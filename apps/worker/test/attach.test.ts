@@ -261,6 +261,32 @@ test('restarted worker frees the slot its dead process held', async () => {
   await worker.stop();
 });
 
+test('heartbeat restores a confirm the registry lost', async () => {
+  const reservation = await harness.reserve();
+  const attach = await postJson(`${url}/attach`, attachBody(reservation));
+  assert.equal(attach.status, 200);
+  const busy = async (): Promise<boolean> => {
+    const slot = (await harness.registry.list()).find((s) => s.workerId === 'w1');
+    return slot?.state === 'busy' && slot.reservation?.callId === reservation.callId;
+  };
+  await waitUntil(busy, 'slot busy after attach');
+
+  // As a Redis failover that lost the confirm would leave it: the slot looks free.
+  assert.equal(await harness.registry.release('w1', reservation.token), true);
+  await waitUntil(busy, 'slot busy again after a heartbeat');
+
+  const cancel = await postJson(`${url}/attach/${reservation.callId}/cancel`, {
+    reservationToken: reservation.token,
+    reason: 'busy',
+  });
+  assert.equal(cancel.status, 200);
+  await waitUntil(isReady, 'ready after cancel');
+  await waitUntil(
+    async () => (await harness.registry.list()).find((s) => s.workerId === 'w1')?.state === 'idle',
+    'slot idle after cancel',
+  );
+});
+
 test('drain request needs the internal token and stops new attaches', async () => {
   const unauthorized = await postJson(`${url}/drain`, {});
   assert.equal(unauthorized.status, 401);
