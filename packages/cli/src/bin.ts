@@ -11,6 +11,7 @@ import { CliError } from './errors.js';
 import { runStartCommand } from './commands/start.js';
 import { runDemoCommand } from './commands/demo.js';
 import { runIngressCommand } from './commands/ingress.js';
+import { runFleetCommand } from './commands/fleet.js';
 
 const USAGE = `usage: voxfleet <command> [flags]
 
@@ -18,6 +19,7 @@ commands:
   start   run voxbridge, voxdialler, the sim carrier and N workers on this machine
   demo    run the demo campaign against a running stack (or start one for the run)
   ingress render a fleet definition to HAProxy and compose files (voxfleet ingress --help)
+  fleet   show worker slots in the capacity registry, drain or undrain (voxfleet fleet --help)
 
 flags for start and demo:
   --workers N           worker processes, each holding one call (default 4)
@@ -43,6 +45,7 @@ flags for demo:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'ingress') return await runIngressCommand(rest);
+  if (command === 'fleet') return await runFleetCommand(rest);
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   if (
     command === undefined ||
