@@ -8,7 +8,7 @@ import { openRegistry } from '@voxfleet/registry';
 import type { CapacityRegistry, WorkerRegistration } from '@voxfleet/registry';
 
 import { hashApiKey, loadEnv, SqliteStore } from '../src/index.js';
-import { API_KEY, errorCode, INTERNAL_TOKEN, startTestBridge } from './helpers.js';
+import { API_KEY, createCampaign, errorCode, INTERNAL_TOKEN, startTestBridge } from './helpers.js';
 import type { TestBridge } from './helpers.js';
 
 interface FleetBody {
@@ -274,6 +274,37 @@ describe('fleet with sqlite registry', () => {
     assert.ok(events.length >= 1);
     assert.equal(events[0]?.registryConfigured, true);
     assert.equal(events.at(-1)?.counts.idle, 1);
+  });
+
+  test('call of an expired worker is closed as failed', async () => {
+    const { campaignId } = await createCampaign(t, 'phone\n+919811111111\n', { concurrency: 1 });
+    await t.api('POST', `/v1/campaigns/${campaignId}/start`);
+    const claim = (await (
+      await t.internal('POST', '/internal/dialler/claim', { limit: 1 })
+    ).json()) as { attempts: Array<{ callId: string }> };
+    const callId = claim.attempts[0]?.callId ?? '';
+    assert.notEqual(callId, '');
+    await t.internal('POST', `/internal/calls/${callId}/status`, {
+      status: 'in-progress',
+      at: new Date().toISOString(),
+    });
+
+    // A worker takes the call, then dies: no heartbeat reaches the registry again.
+    await registry.register({ ...worker('w-dies', 'host-z', 'lost'), ttlMs: 300 });
+    const reservation = await registry.reserve({ pool: 'lost', callId, reservationTtlMs: 5_000 });
+    assert.ok(reservation);
+    assert.equal(await registry.confirm('w-dies', reservation.token), 'confirmed');
+
+    let call: { status: string; history: Array<{ status: string; reason?: string | null }> } = {
+      status: '',
+      history: [],
+    };
+    for (let tries = 0; tries < 100 && call.status !== 'failed'; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      call = (await (await t.api('GET', `/v1/calls/${callId}`)).json()) as typeof call;
+    }
+    assert.equal(call.status, 'failed');
+    assert.equal(call.history.at(-1)?.reason, 'worker-lost');
   });
 
   test('event streams per tenant are capped', async () => {

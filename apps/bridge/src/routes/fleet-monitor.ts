@@ -8,7 +8,7 @@
  * `offline` until `historyMs` after it was last seen, so operators see what disappeared.
  */
 import type { Logger } from '@voxfleet/logger';
-import type { CapacityRegistry, SlotView } from '@voxfleet/registry';
+import type { CapacityRegistry, SlotEvent, SlotView } from '@voxfleet/registry';
 
 export type FleetSlotState = 'idle' | 'reserved' | 'busy' | 'draining' | 'offline';
 
@@ -73,7 +73,12 @@ export interface FleetMonitorOptions {
   historyMs?: number;
   /** Epoch milliseconds; tests may pin it. */
   now?: () => number;
+  /** Receives the registry's slot events after each sample, oldest first. */
+  onSlotEvents?: (events: SlotEvent[]) => Promise<void>;
 }
+
+/** Events read per page of the registry's event stream. */
+const EVENT_PAGE_SIZE = 500;
 
 export type FleetListener = (state: FleetState) => void;
 
@@ -97,6 +102,7 @@ export class FleetMonitor {
   private nextIndex = 0;
   private readonly listeners = new Set<FleetListener>();
   private readonly known = new Map<string, FleetWorker>();
+  private eventCursor: string | null = null;
   private registry: CapacityRegistry | null = null;
   private timer: NodeJS.Timeout | null = null;
   private sampling: Promise<void> | null = null;
@@ -209,6 +215,7 @@ export class FleetMonitor {
     if (this.state.registryError !== null) {
       this.options.logger.info({}, 'fleet registry listing recovered');
     }
+    await this.followEvents(registry);
     const at = this.now();
     this.updateWorkers(slots, at);
     const workers = [...this.known.values()].sort(compareWorkers);
@@ -224,6 +231,25 @@ export class FleetMonitor {
       offline: counts.offline,
     });
     this.notify();
+  }
+
+  /**
+   * Hands new slot events to `onSlotEvents`. The cursor moves only past events handled
+   * without an error, so a failed page is read again on the next sample.
+   */
+  private async followEvents(registry: CapacityRegistry): Promise<void> {
+    const onSlotEvents = this.options.onSlotEvents;
+    if (onSlotEvents === undefined) return;
+    try {
+      for (let page = 0; page < 10; page++) {
+        const { events, lastId } = await registry.readEvents(this.eventCursor, EVENT_PAGE_SIZE);
+        if (events.length > 0) await onSlotEvents(events);
+        this.eventCursor = lastId;
+        if (events.length < EVENT_PAGE_SIZE) break;
+      }
+    } catch (err) {
+      this.options.logger.warn({ err }, 'slot event handling failed; retrying next sample');
+    }
   }
 
   private updateWorkers(slots: SlotView[], at: number): void {

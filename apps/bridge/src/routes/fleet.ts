@@ -14,6 +14,7 @@ import { apiKeyAuth, tenantOf } from '../http/auth.js';
 import { API_KEY_SECURITY, AUTH_ERRORS, ErrorResponse } from '../http/schemas.js';
 import type { BridgeStore } from '../store/types.js';
 import { FleetMonitor } from './fleet-monitor.js';
+import { closeLostCalls } from './lost-calls.js';
 import type { FleetSample, FleetState, FleetWorker } from './fleet-monitor.js';
 
 export interface FleetRouteOptions {
@@ -104,6 +105,7 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRouteOptions> = async (app,
         ? null
         : () => openRegistry(registryUrl, { logger: options.logger }),
     logger: options.logger,
+    onSlotEvents: closeLostCalls(options.store, options.logger),
     ...(options.sampleIntervalMs === undefined
       ? {}
       : { sampleIntervalMs: options.sampleIntervalMs }),
