@@ -319,10 +319,10 @@ describe('fleet with sqlite registry', () => {
         assert.equal(response.status, 200, `stream ${i + 1}`);
         open.push(response);
       }
-      const refused = await other.api('GET', '/v1/events');
-      assert.equal(refused.status, 429);
+      const rejected = await other.api('GET', '/v1/events');
+      assert.equal(rejected.status, 429);
       assert.equal(
-        ((await refused.json()) as { error: { code: string } }).error.code,
+        ((await rejected.json()) as { error: { code: string } }).error.code,
         'TOO_MANY_STREAMS',
       );
 

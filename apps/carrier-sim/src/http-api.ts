@@ -186,9 +186,9 @@ function safeDecode(segment: string): string | undefined {
 }
 
 function hasSecret(req: IncomingMessage, secret: string): boolean {
-  const given = req.headers['x-carrier-secret'];
-  if (typeof given !== 'string') return false;
+  const presented = req.headers['x-carrier-secret'];
+  if (typeof presented !== 'string') return false;
   const expected = Buffer.from(secret);
-  const candidate = Buffer.from(given);
+  const candidate = Buffer.from(presented);
   return candidate.length === expected.length && timingSafeEqual(candidate, expected);
 }

@@ -113,9 +113,9 @@ describe('sim carrier media stream', () => {
     conn.close();
     await receiver.waitForFinal(carrierCallId);
 
-    // Speed 10: one frame every 2 ms. A carrier that fell behind before the window may
-    // send its backlog inside it, at most the clock's 1 s lag limit (500 frames); one that
-    // ignored pacing would send thousands. The lower bound allows for a busy machine.
+    // Speed 10 sends one frame every 2 ms. A carrier that fell behind before the window may
+    // send its backlog inside it, at most the clock's 1 s lag limit (500 frames). A carrier
+    // that ignored pacing would send thousands. The lower bound allows for a busy machine.
     const expected = elapsedMs / 2;
     assert.ok(
       frames <= (elapsedMs + 1000) / 2 + 10,

@@ -85,8 +85,8 @@ export class RegistryLink {
       this.#currentCallId = null;
       this.#activeReservation = null;
     }
-    // A heartbeat already sent may still re-assert this call; landing after the release, it
-    // would make the slot busy again with a call that has ended.
+    // A heartbeat already sent may still re-assert this call. If it landed after the
+    // release, it would make the slot busy again with a call that has ended.
     await this.#tick?.catch(() => undefined);
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
@@ -130,9 +130,9 @@ export class RegistryLink {
   }
 
   /**
-   * Frees a reservation the registry still holds under this worker id from before this
-   * process started. A worker restarted within its TTL (a crash, then a supervisor's
-   * restart) holds no call, and registering again would otherwise keep that slot busy.
+   * Frees a reservation that the registry still keeps under this worker id from before
+   * this process started. A worker restarted within its TTL (a crash, then a supervisor's
+   * restart) has no call, and registering again would otherwise keep that slot busy.
    */
   async #dropStaleReservation(): Promise<void> {
     const { registry, registration, log } = this.#options;

@@ -218,7 +218,7 @@ test('socket without a token cannot lock out the real stream', async () => {
   const streamUrl = new URL(String(attach.body['streamUrl']));
   const bareUrl = `${streamUrl.origin}${streamUrl.pathname}`;
 
-  // Anyone who knows the bot id can open this one; it proves nothing.
+  // Anyone with the bot id can open this one, and it proves nothing.
   const squatter = await TwilioCaller.connect(bareUrl);
   const second = await rejectedUpgrade(bareUrl);
   assert.equal(second.status, 409);

@@ -136,7 +136,7 @@ export class ActiveCall {
 
   /**
    * True while the socket has proven nothing: no token in its URL and no `start` frame yet.
-   * Anyone who knows the bot id can open such a socket, so it must not lock the call.
+   * Anyone with the bot id can open such a socket, so it must not lock the call.
    */
   get hasUnprovenSocket(): boolean {
     return this.#socket !== null && !this.#auth.tokenProven && this.#streamId === null;

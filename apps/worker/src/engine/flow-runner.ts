@@ -164,7 +164,7 @@ export class FlowRunner {
         return;
       }
     } else if (this.phase !== 'listening') {
-      // Between a say prompt and the next node's prompt: the next ask node gets the digit.
+      // The digit came between a `say` prompt and the next prompt, so the next ask node gets it.
       if (this.config.bargeIn && node.type === 'say') this.keepTypeAhead(digit);
       return;
     }
