@@ -1,7 +1,8 @@
 /**
  * Parses a contacts CSV: a header row with a `phone` column, optional `name` and
  * `scenario` columns, and any other column kept as a contact variable. Bad rows are
- * reported by line number and left out; a file without a usable header is rejected.
+ * reported by line number and left out, and so is a row whose quoted field never closes; a
+ * file without a usable header is rejected.
  */
 import { PhoneNumber, SimScenario } from '@voxfleet/schema';
 import { CsvError, parse } from 'csv-parse/sync';
@@ -27,42 +28,92 @@ const MAX_VARIABLE_LENGTH = 2000;
 const MAX_COLUMNS = 100;
 const KNOWN_COLUMNS = new Set(['phone', 'name', 'scenario']);
 
-const CsvRecords = z.array(
-  z.object({
-    record: z.array(z.string()),
-    info: z.object({ lines: z.number().int(), empty_lines: z.number().int() }),
-  }),
-);
-type CsvRecord = z.infer<typeof CsvRecords>[number];
+const RecordInfo = z.object({ lines: z.number().int(), empty_lines: z.number().int() });
 
-function readRecords(text: string): CsvRecord[] {
-  try {
-    const records: unknown = parse(text, {
-      info: true,
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      trim: true,
-    });
-    return CsvRecords.parse(records);
-  } catch (err) {
-    if (err instanceof CsvError) {
-      throw new BridgeError('CSV_INVALID', `invalid CSV: ${err.message}`, { cause: err });
-    }
-    throw err;
-  }
+/** One CSV record and the 1-based line it starts on. */
+interface CsvRecord {
+  fields: string[];
+  line: number;
+  /** Line the record ends on (a quoted field can contain line breaks). */
+  end: number;
 }
 
+/** A file with more broken quotes than this is rejected whole rather than row by row. */
+const MAX_BROKEN_QUOTES = 20;
+const QUOTE_ERRORS = new Set([
+  'CSV_QUOTE_NOT_CLOSED',
+  'CSV_INVALID_CLOSING_QUOTE',
+  'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE',
+]);
+
+/**
+ * Parses `lines` from `first` (0-based) to the end. Records parsed before an error are
+ * appended to `records` even when the parse throws, so the caller can resume after the
+ * record that broke it.
+ */
+function parseFrom(lines: string[], first: number, records: CsvRecord[]): void {
+  // csv-parse reports the line a record ends on. A record starts one past the previous
+  // record's end, plus any blank lines skipped in between.
+  let previousEnd = 0;
+  let previousEmpty = 0;
+  parse(lines.slice(first).join('\n'), {
+    bom: first === 0,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    trim: true,
+    on_record: (record: unknown, context: unknown) => {
+      const info = RecordInfo.parse(context);
+      const fields = z.array(z.string()).parse(record);
+      records.push({
+        fields,
+        line: first + previousEnd + 1 + (info.empty_lines - previousEmpty),
+        end: first + info.lines,
+      });
+      previousEnd = info.lines;
+      previousEmpty = info.empty_lines;
+      return record;
+    },
+  });
+}
+
+/**
+ * Reads every record. A quoted field that never closes would swallow the rest of the file,
+ * so its row is reported as broken and parsing starts again on the next line.
+ */
+function readRecords(text: string): { records: CsvRecord[]; broken: CsvRowError[] } {
+  const lines = text.split('\n');
+  const records: CsvRecord[] = [];
+  const broken: CsvRowError[] = [];
+  let first = 0;
+  for (;;) {
+    const before = records.length;
+    try {
+      parseFrom(lines, first, records);
+      return { records, broken };
+    } catch (err) {
+      if (!(err instanceof CsvError)) throw err;
+      const last = records.at(-1);
+      if (!QUOTE_ERRORS.has(err.code) || last === undefined || broken.length >= MAX_BROKEN_QUOTES) {
+        throw new BridgeError('CSV_INVALID', `invalid CSV: ${err.message}`, { cause: err });
+      }
+      // The broken record starts on the first non-blank line after the last good one.
+      let line = records.length > before ? last.end + 1 : first + 1;
+      while (line <= lines.length && (lines[line - 1] ?? '').trim() === '') line += 1;
+      broken.push({ line, errors: ['quoted field is not closed on this line'] });
+      first = line;
+    }
+  }
+}
 function readHeader(first: CsvRecord | undefined): string[] {
   if (first === undefined) {
     throw new BridgeError('CSV_EMPTY', 'CSV is empty: send a header row with a "phone" column');
   }
-  const header = first.record.map((name) => name.toLowerCase());
+  const header = first.fields.map((name) => name.toLowerCase());
   if (!header.includes('phone')) {
     throw new BridgeError(
       'CSV_HEADER_INVALID',
       'CSV header row must contain a "phone" column, such as "phone,name,scenario"',
-      { details: [{ line: first.info.lines, message: 'no "phone" column' }] },
+      { details: [{ line: first.line, message: 'no "phone" column' }] },
     );
   }
   if (header.length > MAX_COLUMNS) {
@@ -122,21 +173,13 @@ function readRow(header: string[], fields: string[]): NewContact | string[] {
 
 /** Parses a contacts CSV; raises CSV_EMPTY, CSV_INVALID or CSV_HEADER_INVALID for the file. */
 export function parseContactsCsv(text: string): ParsedContacts {
-  const records = readRecords(text);
+  const { records, broken } = readRecords(text);
   const header = readHeader(records[0]);
   const result: ParsedContacts = { contacts: [], rejected: [] };
   const phoneLines = new Map<string, number>();
 
-  // csv-parse reports the line a record ends on; the start line is one past the previous
-  // record's end, plus any blank lines skipped in between.
-  let previousEnd = records[0]?.info.lines ?? 1;
-  let previousEmpty = records[0]?.info.empty_lines ?? 0;
-  for (const { record, info } of records.slice(1)) {
-    const line = previousEnd + 1 + (info.empty_lines - previousEmpty);
-    previousEnd = info.lines;
-    previousEmpty = info.empty_lines;
-
-    const row = readRow(header, record);
+  for (const { fields, line } of records.slice(1)) {
+    const row = readRow(header, fields);
     if (Array.isArray(row)) {
       result.rejected.push({ line, errors: row });
       continue;
@@ -149,5 +192,7 @@ export function parseContactsCsv(text: string): ParsedContacts {
     phoneLines.set(row.phone, line);
     result.contacts.push({ line, contact: row });
   }
+  result.rejected.push(...broken);
+  result.rejected.sort((a, b) => a.line - b.line);
   return result;
 }

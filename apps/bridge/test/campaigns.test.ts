@@ -138,18 +138,69 @@ describe('campaign routes', () => {
     );
     assert.equal(headerless.status, 400);
     assert.equal(await errorCode(headerless), 'CSV_HEADER_INVALID');
-    const unclosed = await t.api(
+    const brokenHeader = await t.api(
       'POST',
       `/v1/campaigns/${id}/contacts`,
-      'phone,name\n+919800000001,"Asha\n',
+      'phone,"name\n+919800000001,Asha\n',
       CSV,
     );
-    assert.equal(unclosed.status, 400);
-    assert.equal(await errorCode(unclosed), 'CSV_INVALID');
+    assert.equal(brokenHeader.status, 400);
+    assert.equal(await errorCode(brokenHeader), 'CSV_INVALID');
     const contacts = (await (await t.api('GET', `/v1/campaigns/${id}/contacts`)).json()) as {
       items: unknown[];
     };
     assert.equal(contacts.items.length, 0);
+  });
+
+  test('a quoted field left open rejects its row only', async () => {
+    const id = await newCampaign();
+    const csv = [
+      'phone,name',
+      '+919800000001,"Asha',
+      '+919800000002,Ravi',
+      '',
+      '+919800000003,"Kiran, K"',
+      '+919800000004,"Meena',
+      '+919800000005,"Multi',
+      'line"',
+      '+919800000006,Lata',
+    ].join('\r\n');
+    const response = await t.api('POST', `/v1/campaigns/${id}/contacts`, csv, CSV);
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as ImportBody;
+    assert.deepEqual(body.rejected, [
+      { line: 2, errors: ['quoted field is not closed on this line'] },
+      { line: 6, errors: ['quoted field is not closed on this line'] },
+    ]);
+    assert.equal(body.imported, 4);
+    const contacts = (await (await t.api('GET', `/v1/campaigns/${id}/contacts`)).json()) as {
+      items: Array<{ phone: string; name: string | null }>;
+    };
+    assert.deepEqual(
+      contacts.items.map((c) => [c.phone, c.name]),
+      [
+        ['+919800000002', 'Ravi'],
+        ['+919800000003', 'Kiran, K'],
+        ['+919800000005', 'Multi\r\nline'],
+        ['+919800000006', 'Lata'],
+      ],
+    );
+  });
+
+  test('a file of broken quotes is rejected whole', async () => {
+    const id = await newCampaign();
+    const rows = Array.from(
+      { length: 30 },
+      (_, i) => `+9198000001${String(i).padStart(2, '0')},"x`,
+    );
+    const response = await t.api(
+      'POST',
+      `/v1/campaigns/${id}/contacts`,
+      ['phone,name', ...rows].join('\n'),
+      CSV,
+    );
+    assert.equal(response.status, 400);
+    assert.equal(await errorCode(response), 'CSV_INVALID');
   });
 
   test('xml body on csv route is 415', async () => {
