@@ -6,7 +6,6 @@
  */
 import { PhoneNumber, SimScenario } from '@voxfleet/schema';
 import { CsvError, parse } from 'csv-parse/sync';
-import { z } from 'zod';
 
 import { BridgeError } from './errors.js';
 import type { NewContact } from './store/types.js';
@@ -27,8 +26,6 @@ const MAX_NAME_LENGTH = 200;
 const MAX_VARIABLE_LENGTH = 2000;
 const MAX_COLUMNS = 100;
 const KNOWN_COLUMNS = new Set(['phone', 'name', 'scenario']);
-
-const RecordInfo = z.object({ lines: z.number().int(), empty_lines: z.number().int() });
 
 /** One CSV record and the 1-based line it starts on. */
 interface CsvRecord {
@@ -61,9 +58,7 @@ function parseFrom(lines: string[], first: number, records: CsvRecord[]): void {
     skip_empty_lines: true,
     relax_column_count: true,
     trim: true,
-    on_record: (record: unknown, context: unknown) => {
-      const info = RecordInfo.parse(context);
-      const fields = z.array(z.string()).parse(record);
+    on_record: (fields, info) => {
       records.push({
         fields,
         line: first + previousEnd + 1 + (info.empty_lines - previousEmpty),
@@ -71,7 +66,7 @@ function parseFrom(lines: string[], first: number, records: CsvRecord[]): void {
       });
       previousEnd = info.lines;
       previousEmpty = info.empty_lines;
-      return record;
+      return fields;
     },
   });
 }
