@@ -5,8 +5,9 @@
  *   WebSocket server (`passthrough-server.mjs`) that receives the same frames;
  * - worker RSS idle and during a call, against a bare `node -e "setInterval(()=>{},1000)"`.
  *
- * The worker runs from `apps/worker/dist` (build first) with the real engine, a SQLite
- * registry in a temp dir and the test stand-in for voxbridge. The call streams speech in
+ * The worker runs as `voxfleet start` launches it: the bundle `apps/worker/dist/worker.mjs`
+ * (build first) with the flags of `WORKER_NODE_FLAGS`, the real engine, a SQLite registry in a
+ * temp dir and the test stand-in for voxbridge. The call streams speech in
  * real time, 20 ms per frame, for `BENCH_CALL_SECONDS` (default 20).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { FRAME_SAMPLES, encodeMulaw } from '@voxfleet/audio';
 import { openRegistry } from '@voxfleet/registry';
+import { WORKER_NODE_FLAGS } from '@voxfleet/worker/node-flags';
 import {
   BridgeStandIn,
   INTERNAL_TOKEN,
@@ -41,8 +43,11 @@ const FRAMES = Math.round((CALL_SECONDS * 1000) / 20);
  * compilation and, in the worker, the config load and the greeting.
  */
 const WARMUP_FRAMES = 50;
-/** Extra `node` flags for the worker process only, such as `--max-semi-space-size=1`. */
-const WORKER_NODE_FLAGS = (process.env['BENCH_WORKER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+/** Extra `node` flags for the worker process only, after those it is launched with. */
+const EXTRA_NODE_FLAGS = (process.env['BENCH_WORKER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+const NODE_FLAGS = [...WORKER_NODE_FLAGS, ...EXTRA_NODE_FLAGS];
+/** The worker's entry module; `apps/worker/dist/main.js` runs the unbundled build. */
+const WORKER_ENTRY = process.env['BENCH_WORKER_ENTRY'] ?? 'apps/worker/dist/worker.mjs';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -168,10 +173,8 @@ async function measureWorker(speech: Int16Array, dir: string): Promise<WorkerNum
     WORKER_TTS_CACHE_DIR: join(dir, 'tts'),
     LOG_LEVEL: 'info',
   };
-  const { child, line, lines } = await spawnUntil(
-    [...WORKER_NODE_FLAGS, 'apps/worker/dist/main.js'],
-    env,
-    (text) => text.includes('"worker listening"'),
+  const { child, line, lines } = await spawnUntil([...NODE_FLAGS, WORKER_ENTRY], env, (text) =>
+    text.includes('"worker listening"'),
   );
   // Keep reading the worker's log so its stdout pipe never fills up.
   void (async () => {
@@ -291,7 +294,7 @@ try {
       .map((n) => n.toFixed(2))
       .join(', ')}`,
   );
-  console.log(`worker node flags: ${WORKER_NODE_FLAGS.join(' ') || '(none)'}`);
+  console.log(`worker: node ${[...NODE_FLAGS, WORKER_ENTRY].join(' ')}`);
   console.log('| measure | worker | baseline | ratio |');
   console.log('| --- | --- | --- | --- |');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);

@@ -20,12 +20,16 @@ import { callRoutes } from './routes/calls.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import type { RouteDeps } from './routes/deps.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { inboundRoutes } from './routes/inbound.js';
+import type { InboundRouteOptions } from './routes/inbound.js';
+import { inboundKeyRoutes } from './routes/inbound-keys.js';
 import type { FleetRouteOptions } from './routes/fleet.js';
 import { dashboardRoutes } from './routes/fleet-ui.js';
 import { internalDiallerRoutes } from './routes/internal-dialler.js';
 import { internalWorkerRoutes } from './routes/internal-worker.js';
 import { systemRoutes } from './routes/system.js';
 import { tenantRoutes } from './routes/tenants.js';
+import { DEFAULT_ATTEMPT_STALE_MS } from './store/types.js';
 
 export interface BuildAppOptions {
   logger: Logger;
@@ -36,6 +40,11 @@ export interface BuildAppOptions {
   uiDir?: string;
   /** Silence after which the claim closes a live call as abandoned; the store's default when absent. */
   attemptStaleMs?: number;
+  /** Inbound line settings; the registry URL and stale time come from `fleet` and `attemptStaleMs`. */
+  inbound?: Pick<
+    InboundRouteOptions,
+    'pool' | 'reservationTtlMs' | 'streamTimeoutMs' | 'tenantMaxCalls' | 'sweepIntervalMs'
+  >;
 }
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
@@ -70,7 +79,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       info: {
         title: 'voxbridge',
         description:
-          'The voxfleet HTTP API: tenants, bots, campaigns, contacts, calls and recordings.',
+          'The voxfleet HTTP API: tenants, bots, campaigns, contacts, calls and recordings, ' +
+          'and the webhook that connects inbound calls to bots.',
         version: options.version,
       },
       components: {
@@ -96,6 +106,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(internalDiallerRoutes, { ...deps, attemptStaleMs: options.attemptStaleMs });
   await app.register(internalWorkerRoutes, deps);
   await app.register(fleetRoutes, { ...options.fleet, store: deps.store, logger: options.logger });
+  await app.register(inboundKeyRoutes, deps);
+  await app.register(inboundRoutes, {
+    ...options.inbound,
+    store: deps.store,
+    logger: options.logger,
+    now: deps.now,
+    registryUrl: options.fleet?.registryUrl,
+    publicUrl: deps.publicUrl,
+    attemptStaleMs: options.attemptStaleMs ?? DEFAULT_ATTEMPT_STALE_MS,
+  });
   if (options.uiDir !== undefined) {
     await app.register(dashboardRoutes, { uiDir: options.uiDir, logger: options.logger });
   }

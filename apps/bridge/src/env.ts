@@ -56,6 +56,23 @@ const EnvSchema = z.object({
       .optional(),
   ),
   BRIDGE_UI_DIR: z.string().min(1).optional(),
+  BRIDGE_PUBLIC_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .url({
+        protocol: /^https?$/,
+        error: 'must be an http:// or https:// URL such as https://voice.example.com',
+      })
+      .optional(),
+  ),
+  BRIDGE_INBOUND_POOL: z.string().min(1).default('default'),
+  BRIDGE_INBOUND_RESERVATION_TTL_MS: z.coerce.number().int().min(1_000).default(10_000),
+  BRIDGE_INBOUND_STREAM_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+  BRIDGE_INBOUND_TENANT_MAX_CALLS: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.coerce.number().int().min(1).optional(),
+  ),
+  BRIDGE_INBOUND_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
   BRIDGE_STORE: z.enum(['sqlite', 'mongo']).default('sqlite'),
   MONGO_URL: z.preprocess(
     (value) => (value === '' ? undefined : value),
@@ -144,6 +161,16 @@ export interface BridgeEnv {
   registryUrl: string | undefined;
   /** Folder of the dashboard build; served under `/` when it contains `index.html`. */
   uiDir: string;
+  /** Base URL carriers reach; the request's scheme and host when undefined. */
+  publicUrl: string | undefined;
+  inbound: {
+    pool: string;
+    reservationTtlMs: number;
+    streamTimeoutMs: number;
+    /** Live calls one tenant may hold in the pool; no limit when undefined. */
+    tenantMaxCalls: number | undefined;
+    sweepIntervalMs: number;
+  };
   /** MongoDB settings when `BRIDGE_STORE=mongo`; SQLite at `sqlitePath` otherwise. */
   mongo: { url: string; dbName: string } | undefined;
   /** S3 settings when `BRIDGE_RECORDINGS=s3`; files under `recordingsDir` otherwise. */
@@ -173,6 +200,14 @@ export function loadEnv(source: Record<string, string | undefined>): BridgeEnv {
     logLevel: env.LOG_LEVEL,
     registryUrl: env.REGISTRY_URL,
     uiDir: env.BRIDGE_UI_DIR ?? DEFAULT_UI_DIR,
+    publicUrl: env.BRIDGE_PUBLIC_URL,
+    inbound: {
+      pool: env.BRIDGE_INBOUND_POOL,
+      reservationTtlMs: env.BRIDGE_INBOUND_RESERVATION_TTL_MS,
+      streamTimeoutMs: env.BRIDGE_INBOUND_STREAM_TIMEOUT_MS,
+      tenantMaxCalls: env.BRIDGE_INBOUND_TENANT_MAX_CALLS,
+      sweepIntervalMs: env.BRIDGE_INBOUND_SWEEP_INTERVAL_MS,
+    },
     mongo:
       env.BRIDGE_STORE === 'mongo' && env.MONGO_URL !== undefined
         ? { url: env.MONGO_URL, dbName: env.MONGO_DB }

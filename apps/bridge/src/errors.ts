@@ -32,6 +32,9 @@ export type BridgeErrorCode =
   | 'RECORDING_TOO_LARGE'
   | 'STORE_UNAVAILABLE'
   | 'TOO_MANY_STREAMS'
+  | 'INBOUND_KEY_NOT_FOUND'
+  | 'INBOUND_SIGNATURE_INVALID'
+  | 'INBOUND_INVALID_REQUEST'
   | 'INTERNAL_ERROR';
 
 /** One field-level problem, such as `{ path: 'config.start', message: 'unknown node "x"' }`. */

@@ -80,6 +80,27 @@ export interface BridgeOptions {
   fleetSampleIntervalMs?: number;
   /** Dashboard build to serve under `/`; skipped when it has no `index.html`. */
   uiDir?: string;
+  /**
+   * Base URL at which carriers reach voxbridge, such as https://voice.example.com. It forms
+   * the bots' inbound webhook URLs and the URL that Twilio signatures cover. Defaults to
+   * the scheme and host of each request.
+   */
+  publicUrl?: string | undefined;
+  /** Inbound lines: the workers' pool, timeouts and the tenant limit. */
+  inbound?: BridgeInboundOptions;
+}
+
+export interface BridgeInboundOptions {
+  /** Registry pool of the workers that take inbound calls. Defaults to `default`. */
+  pool?: string;
+  /** The slot reservation lapses unless the worker confirms it within this time. Defaults to 10000. */
+  reservationTtlMs?: number;
+  /** How long the worker waits for the carrier to open the media stream. Defaults to 30000. */
+  streamTimeoutMs?: number;
+  /** Live calls one tenant may hold in the pool at once; no limit when undefined. */
+  tenantMaxCalls?: number | undefined;
+  /** How often voxbridge closes stale inbound calls. Defaults to 30000. */
+  sweepIntervalMs?: number;
 }
 
 export interface Bridge {
@@ -122,6 +143,7 @@ export async function createBridge(options: BridgeOptions): Promise<Bridge> {
     },
     ...(servesDashboard ? { uiDir } : {}),
     ...(options.attemptStaleMs === undefined ? {} : { attemptStaleMs: options.attemptStaleMs }),
+    ...(options.inbound === undefined ? {} : { inbound: options.inbound }),
     deps: {
       store,
       recordings,
@@ -129,6 +151,7 @@ export async function createBridge(options: BridgeOptions): Promise<Bridge> {
       internalToken: options.internalToken,
       adminKey: options.adminKey,
       maxRecordingBytes: options.maxRecordingBytes ?? DEFAULT_MAX_RECORDING_BYTES,
+      publicUrl: options.publicUrl,
       now: options.now ?? (() => new Date()),
     },
   });

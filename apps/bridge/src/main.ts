@@ -38,6 +38,8 @@ const bridge = await createBridge({
   s3: env.s3,
   registryUrl: env.registryUrl,
   uiDir: env.uiDir,
+  publicUrl: env.publicUrl,
+  inbound: env.inbound,
   logger,
 });
 

@@ -368,5 +368,220 @@ export function runStoreContract(name: string, createStore: () => Promise<StoreF
         'CALL_NOT_FOUND',
       );
     });
+
+    test('inbound key finds its bot until rotated', async () => {
+      const bot = await store.createBot(tenantId, { name: 'line', config: CONFIG });
+      assert.equal(bot.inboundKey, null);
+      assert.equal(await store.findBotByInboundKey('vik_unknown'), null);
+
+      const keyed = await store.rotateInboundKey(tenantId, bot.id, 'vik_first', T1);
+      assert.equal(keyed.inboundKey, 'vik_first');
+      assert.equal(keyed.revision, bot.revision);
+      assert.equal((await store.findBotByInboundKey('vik_first'))?.id, bot.id);
+      assert.equal((await store.getBot(tenantId, bot.id))?.inboundKey, 'vik_first');
+
+      await store.rotateInboundKey(tenantId, bot.id, 'vik_second', T2);
+      assert.equal(await store.findBotByInboundKey('vik_first'), null);
+      const found = await store.findBotByInboundKey('vik_second');
+      assert.equal(found?.id, bot.id);
+      assert.equal(found?.tenantId, tenantId);
+      await rejectsWith(
+        store.rotateInboundKey(otherTenantId, bot.id, 'vik_other', T2),
+        'BOT_NOT_FOUND',
+      );
+      assert.equal((await store.findBotByInboundKey('vik_second'))?.id, bot.id);
+    });
+
+    test('inbound call is recorded with direction and caller', async () => {
+      const bot = await store.createBot(tenantId, { name: 'line', config: CONFIG });
+      const call = await store.createInboundCall({
+        id: 'call_inbound_1',
+        tenantId,
+        botId: bot.id,
+        from: '+15550000009',
+        to: '+15550000001',
+        carrierCallId: 'CA1',
+        status: 'in-progress',
+        reason: null,
+        workerId: 'w1',
+        at: T1,
+      });
+      assert.equal(call.id, 'call_inbound_1');
+      assert.equal(call.direction, 'inbound');
+      assert.equal(call.from, '+15550000009');
+      assert.equal(call.to, '+15550000001');
+      assert.equal(call.status, 'in-progress');
+      assert.equal(call.answeredAt, T1);
+      assert.equal(call.endedAt, null);
+      assert.equal(call.campaignId, null);
+      assert.equal(call.contactId, null);
+      assert.equal(call.carrierCallId, 'CA1');
+      assert.equal(call.workerId, 'w1');
+      const detail = await store.getCall(tenantId, call.id);
+      assert.deepEqual(detail?.history, [{ status: 'in-progress', at: T1, reason: null }]);
+
+      const busy = await store.createInboundCall({
+        id: 'call_inbound_2',
+        tenantId,
+        botId: bot.id,
+        from: 'anonymous',
+        to: '+15550000001',
+        carrierCallId: 'CA2',
+        status: 'busy',
+        reason: 'no-capacity',
+        workerId: null,
+        at: T2,
+      });
+      assert.equal(busy.status, 'busy');
+      assert.equal(busy.reason, 'no-capacity');
+      assert.equal(busy.answeredAt, null);
+      assert.equal(busy.endedAt, T2);
+
+      // A worker's result closes an inbound call as it closes an outbound one.
+      const saved = await store.saveCallResult(
+        call.id,
+        {
+          callId: call.id,
+          botId: bot.id,
+          workerId: 'w1',
+          status: 'completed',
+          outcome: 'done',
+          hangupBy: 'bot',
+          startedAt: T1,
+          endedAt: T2,
+          durationMs: 60_000,
+          transcript: [],
+          timeline: [],
+          recording: null,
+          error: null,
+        },
+        T2,
+      );
+      assert.equal(saved.call.status, 'completed');
+      assert.equal(saved.call.direction, 'inbound');
+      assert.equal(saved.call.endedAt, T2);
+    });
+
+    test('calls filter by direction', async () => {
+      const { bot } = await runningCampaign(['+15550000001']);
+      const [claim] = await store.claimAttempts(1, T1);
+      const outboundCall = await store.getCallById(claim?.callId ?? '');
+      assert.equal(outboundCall?.direction, 'outbound');
+      assert.equal(outboundCall?.from, null);
+
+      await store.createInboundCall({
+        id: 'call_inbound_3',
+        tenantId,
+        botId: bot.id,
+        from: '+15550000009',
+        to: '+15550000002',
+        carrierCallId: 'CA3',
+        status: 'in-progress',
+        reason: null,
+        workerId: null,
+        at: T1,
+      });
+      const inbound = await store.listCalls(tenantId, { limit: 10, direction: 'inbound' });
+      assert.deepEqual(
+        inbound.items.map((c) => c.id),
+        ['call_inbound_3'],
+      );
+      const outbound = await store.listCalls(tenantId, { limit: 10, direction: 'outbound' });
+      assert.deepEqual(
+        outbound.items.map((c) => c.id),
+        [claim?.callId],
+      );
+      assert.equal((await store.listCalls(tenantId, { limit: 10 })).items.length, 2);
+
+      // Inbound calls are not campaign calls: a restarted dialler does not adopt them.
+      const open = await store.listOpenCalls({ limit: 10 });
+      assert.deepEqual(
+        open.map((c) => c.callId),
+        [claim?.callId],
+      );
+    });
+
+    test('stale inbound calls are closed as abandoned', async () => {
+      const bot = await store.createBot(tenantId, {
+        name: 'short',
+        config: { ...CONFIG, maxCallDurationMs: 5_000 },
+      });
+      await store.createInboundCall({
+        id: 'call_inbound_stale',
+        tenantId,
+        botId: bot.id,
+        from: '+15550000009',
+        to: '+15550000001',
+        carrierCallId: 'CA4',
+        status: 'in-progress',
+        reason: null,
+        workerId: 'w1',
+        at: T0,
+      });
+      const at = (ms: number): string => new Date(Date.parse(T0) + ms).toISOString();
+      // Within the stale time (1 s) plus the bot's limit (5 s), the call stays live.
+      assert.deepEqual(await store.closeAbandonedInboundCalls(at(5_500), 1_000), []);
+      assert.equal((await store.getCallById('call_inbound_stale'))?.status, 'in-progress');
+
+      const closed = await store.closeAbandonedInboundCalls(at(6_500), 1_000);
+      assert.deepEqual(closed, [
+        {
+          callId: 'call_inbound_stale',
+          contactId: null,
+          campaignId: null,
+          status: 'in-progress',
+          contactState: null,
+        },
+      ]);
+      const call = await store.getCall(tenantId, 'call_inbound_stale');
+      assert.equal(call?.status, 'failed');
+      assert.equal(call?.reason, 'abandoned');
+      assert.equal(call?.endedAt, at(6_500));
+      assert.deepEqual(call?.history.at(-1), {
+        status: 'failed',
+        at: at(6_500),
+        reason: 'abandoned',
+      });
+      assert.deepEqual(await store.closeAbandonedInboundCalls(at(60_000), 1_000), []);
+    });
+
+    test('claim sweep also closes stale inbound calls', async () => {
+      await runningCampaign(['+15550000001']);
+      const bot = await store.createBot(tenantId, {
+        name: 'short',
+        config: { ...CONFIG, maxCallDurationMs: 5_000 },
+      });
+      await store.createInboundCall({
+        id: 'call_inbound_claim',
+        tenantId,
+        botId: bot.id,
+        from: '+15550000009',
+        to: '+15550000001',
+        carrierCallId: 'CA5',
+        status: 'in-progress',
+        reason: null,
+        workerId: 'w1',
+        at: T0,
+      });
+      const abandoned: string[] = [];
+      const claims = await store.claimAttempts(1, T1, {
+        attemptStaleMs: 1_000,
+        onAbandoned: (calls) => abandoned.push(...calls.map((c) => c.callId)),
+      });
+      assert.equal(claims.length, 1);
+      assert.deepEqual(abandoned, ['call_inbound_claim']);
+      assert.equal((await store.getCallById('call_inbound_claim'))?.status, 'failed');
+    });
+
+    test('carrier credential is stored per tenant', async () => {
+      assert.equal(await store.getCarrierCredential(tenantId, 'twilio'), null);
+      await store.setCarrierCredential(tenantId, 'twilio', 'token-one', T1);
+      assert.equal(await store.getCarrierCredential(tenantId, 'twilio'), 'token-one');
+      assert.equal(await store.getCarrierCredential(otherTenantId, 'twilio'), null);
+      await store.setCarrierCredential(tenantId, 'twilio', 'token-two', T2);
+      assert.equal(await store.getCarrierCredential(tenantId, 'twilio'), 'token-two');
+      await store.setCarrierCredential(tenantId, 'twilio', null, T2);
+      assert.equal(await store.getCarrierCredential(tenantId, 'twilio'), null);
+    });
   });
 }

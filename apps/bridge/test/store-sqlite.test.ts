@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import Database from 'better-sqlite3';
+import { openDatabase } from '@voxfleet/sqlite';
 
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { runStoreContract } from './store-contract.js';
@@ -39,8 +39,8 @@ test('sqlite store reopens with WAL', async (t) => {
   assert.equal(await second.ping(), true);
   assert.equal((await second.findApiKey('a'.repeat(64)))?.tenant.name, 'acme');
 
-  const raw = new Database(path, { readonly: true });
+  const raw = openDatabase({ path, readOnly: true });
   t.after(() => raw.close());
-  assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(raw.pragma('user_version', { simple: true }), 1);
+  assert.equal(raw.pragmaValue('journal_mode'), 'wal');
+  assert.equal(raw.pragmaValue('user_version'), 2);
 });

@@ -34,9 +34,19 @@ export interface CallTiming {
   failDelayMs: number;
 }
 
+/**
+ * The call a `SimCall` plays: a place-call request, or an inbound call, which has no status
+ * callback URL because the carrier reports nothing back for it.
+ */
+export type SimCallRequest = Omit<PlaceCallRequest, 'statusCallbackUrl'> & {
+  statusCallbackUrl: string | null;
+};
+
 export interface SimCallOptions {
   carrierCallId: string;
-  request: PlaceCallRequest;
+  request: SimCallRequest;
+  /** `inbound` when the carrier received the call and asked a webhook what to do. */
+  direction?: 'outbound' | 'inbound';
   scenario: SimScenario;
   speed: number;
   timing: CallTiming;
@@ -52,6 +62,8 @@ export interface SimCallOptions {
 export interface CallSnapshot {
   carrierCallId: string;
   callId: string;
+  /** `inbound` for a call placed with `POST /v1/inbound-calls`. */
+  direction: 'outbound' | 'inbound';
   to: string;
   from: string | null;
   scenario: SimScenario;
@@ -130,6 +142,7 @@ export class SimCall {
     return {
       carrierCallId: this.carrierCallId,
       callId: request.callId,
+      direction: this.options.direction ?? 'outbound',
       to: request.to,
       from: request.from ?? null,
       scenario: this.options.scenario,
@@ -271,6 +284,8 @@ export class SimCall {
   /** Queues a status callback behind the earlier ones of this call, so they arrive in order. */
   private notify(status: CarrierCallStatus, reason?: string): void {
     const { request, notifier } = this.options;
+    const callbackUrl = request.statusCallbackUrl;
+    if (callbackUrl === null) return;
     const event: CarrierStatusEvent = {
       carrierCallId: this.carrierCallId,
       callId: request.callId,
@@ -280,7 +295,7 @@ export class SimCall {
       ...(reason === undefined ? {} : { reason: reason.slice(0, 500) }),
     };
     this.callbackChain = this.callbackChain.then(async () => {
-      const ok = await notifier.deliver(request.statusCallbackUrl, event);
+      const ok = await notifier.deliver(callbackUrl, event);
       (ok ? this.delivered : this.failedCallbacks).push(status);
     });
   }

@@ -11,11 +11,19 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@voxfleet/logger';
-import { PlaceCallRequest } from '@voxfleet/schema';
-import { SimCall, type CallSnapshot, type CallTiming } from './call.js';
+import { PlaceCallRequest, type SimScenario } from '@voxfleet/schema';
+import { SimCall, type CallSnapshot, type CallTiming, type SimCallRequest } from './call.js';
 import { DEFAULT_AUDIO_DIR, loadCallerAudio, type CallerAudio } from './caller-audio.js';
 import { CarrierSimError } from './errors.js';
 import { createRequestListener } from './http-api.js';
+import { parseInboundCallRequest, type InboundCallResult } from './inbound-request.js';
+import {
+  buildWebhookRequest,
+  newCarrierCallId,
+  sendWebhook,
+  webhookFields,
+  type WebhookAction,
+} from './inbound-webhook.js';
 import { DEFAULT_SCENARIO, SPEAK_PHRASE } from './scenarios.js';
 import { StatusNotifier } from './status-callbacks.js';
 
@@ -42,6 +50,8 @@ export interface SimCarrierOptions {
   maxEndedCalls?: number;
   /** Wall-clock time `stop()` waits for calls to end and callbacks to arrive. Default 5000. */
   stopTimeoutMs?: number;
+  /** Wall-clock limit for an inbound call's webhook request. Default 10000 ms. */
+  webhookTimeoutMs?: number;
   /** Default: a silent logger. */
   log?: Logger;
 }
@@ -107,15 +117,7 @@ export class SimCarrier {
 
   /** Validates the request and starts the call; throws `CarrierSimError`. */
   placeCall(body: unknown): { carrierCallId: string } {
-    if (this.stopping !== undefined || this.audio === undefined) {
-      throw new CarrierSimError(
-        'CARRIER_SIM_STOPPING',
-        'the carrier is not taking calls: it has not started or is stopping',
-        {
-          retryable: true,
-        },
-      );
-    }
+    this.assertTakingCalls();
     const request = parsePlaceCallRequest(body);
     for (const call of this.calls.values()) {
       if (call.isLive && call.callId === request.callId) {
@@ -128,20 +130,47 @@ export class SimCarrier {
     }
 
     const carrierCallId = `CA${randomBytes(16).toString('hex')}`;
+    this.startCall(carrierCallId, request, request.scenario ?? DEFAULT_SCENARIO, 'outbound');
+    return { carrierCallId };
+  }
+
+  private assertTakingCalls(): void {
+    if (this.stopping !== undefined || this.audio === undefined) {
+      throw new CarrierSimError(
+        'CARRIER_SIM_STOPPING',
+        'the carrier is not taking calls: it has not started or is stopping',
+        { retryable: true },
+      );
+    }
+  }
+
+  /** Creates the call and runs it in the background. */
+  private startCall(
+    carrierCallId: string,
+    request: SimCallRequest,
+    scenario: SimScenario,
+    direction: 'outbound' | 'inbound',
+  ): void {
+    const audio = this.audio;
+    if (audio === undefined) throw new CarrierSimError('CARRIER_SIM_STOPPING', 'not started');
+    // An inbound call has been ringing at the carrier since before the webhook request, so
+    // it connects at once.
+    const inbound = direction === 'inbound';
     const call = new SimCall({
       carrierCallId,
       request,
-      scenario: request.scenario ?? DEFAULT_SCENARIO,
+      direction,
+      scenario,
       speed: this.speed,
       timing: {
-        answerDelayMs: this.options.timing?.answerDelayMs ?? 1000,
-        busyDelayMs: this.options.timing?.busyDelayMs ?? 500,
+        answerDelayMs: inbound ? 0 : (this.options.timing?.answerDelayMs ?? 1000),
+        busyDelayMs: inbound ? 0 : (this.options.timing?.busyDelayMs ?? 500),
         failDelayMs: this.options.timing?.failDelayMs ?? 200,
       },
       maxCallMs: this.options.maxCallMs ?? 600_000,
       connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
       accountSid: SIM_ACCOUNT_SID,
-      audio: this.audio,
+      audio,
       notifier: this.notifier,
       log: this.log,
     });
@@ -151,7 +180,77 @@ export class SimCarrier {
     const run = call.run();
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
-    return { carrierCallId };
+  }
+
+  /**
+   * Receives a call on one of the carrier's numbers. It sends the provider's webhook to
+   * `webhookUrl` and reads the markup of the response. When that names a stream, it opens
+   * the stream and plays the scenario as the caller. Resolves once the webhook responded,
+   * and the call then runs on its own. Throws `CarrierSimError` for an invalid body, a
+   * failed webhook, or a response that names neither a stream nor a hang-up.
+   */
+  async placeInboundCall(body: unknown): Promise<InboundCallResult> {
+    this.assertTakingCalls();
+    const request = parseInboundCallRequest(body);
+    const carrierCallId = newCarrierCallId(request.provider);
+    const webhook = buildWebhookRequest(
+      request.provider,
+      request.webhookUrl,
+      webhookFields(request.provider, { carrierCallId, from: request.from, to: request.to }),
+      request.twilioAuthToken,
+    );
+
+    let action: WebhookAction;
+    try {
+      action = await sendWebhook(webhook, this.options.webhookTimeoutMs ?? 10_000);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new CarrierSimError('CARRIER_SIM_WEBHOOK_FAILED', `webhook request failed: ${reason}`, {
+        cause: err,
+        carrierCallId,
+        retryable: true,
+      });
+    }
+    if (action.kind === 'invalid') {
+      throw new CarrierSimError(
+        'CARRIER_SIM_WEBHOOK_FAILED',
+        `webhook response cannot be used: ${action.problem}`,
+        { carrierCallId },
+      );
+    }
+    // The carrier may have started stopping while the webhook request was in flight.
+    this.assertTakingCalls();
+
+    const stream = action.kind === 'stream' ? action : null;
+    const callId =
+      stream === null
+        ? carrierCallId
+        : (stream.customParameters.callId ??
+          new URL(stream.streamUrl).searchParams.get('callId') ??
+          carrierCallId);
+    const scenario = stream === null ? 'busy' : request.scenario;
+    this.log.info(
+      { carrierCallId, callId, provider: request.provider, action: action.kind },
+      'inbound call routed by webhook',
+    );
+    this.startCall(
+      carrierCallId,
+      {
+        callId,
+        to: request.to,
+        from: request.from,
+        // A hang-up response never opens a stream, so its URL is a placeholder never dialled.
+        streamUrl: stream?.streamUrl ?? 'ws://hangup.invalid',
+        statusCallbackUrl: null,
+        customParameters: stream?.customParameters ?? {},
+        scenario,
+        provider: request.provider,
+        ringTimeoutMs: 30_000,
+      },
+      scenario,
+      'inbound',
+    );
+    return { carrierCallId, callId, action: stream === null ? 'hangup' : 'stream' };
   }
 
   getCall(carrierCallId: string): CallSnapshot | undefined {

@@ -12,7 +12,8 @@ export type CarrierSimErrorCode =
   | 'CARRIER_SIM_STREAM_CONNECT_FAILED'
   | 'CARRIER_SIM_INVALID_ENV'
   | 'CARRIER_SIM_INVALID_OPTIONS'
-  | 'CARRIER_SIM_STOPPED';
+  | 'CARRIER_SIM_STOPPED'
+  | 'CARRIER_SIM_WEBHOOK_FAILED';
 
 export interface CarrierSimErrorOptions {
   cause?: unknown;

@@ -1,6 +1,8 @@
 /**
  * The sim carrier's HTTP API on node:http:
  * - `POST /v1/calls` places a call (`PlaceCallRequest`) and returns 201 `{ carrierCallId }`.
+ * - `POST /v1/inbound-calls` receives a call (`InboundCallRequest`): the carrier requests
+ *   instructions from the webhook and returns 201 `{ carrierCallId, callId, action }`.
  * - `GET /v1/calls/{carrierCallId}` returns the call's `CallSnapshot`.
  * - `GET /health` returns 200 while running and 503 while stopping.
  * Errors use Fastify's shape, `{ statusCode, code, error, message }`, so every voxfleet
@@ -10,6 +12,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@voxfleet/logger';
 import type { CallSnapshot } from './call.js';
+import type { InboundCallResult } from './inbound-request.js';
 import { CarrierSimError, type CarrierSimErrorCode } from './errors.js';
 
 /** Request bodies larger than this are rejected with 413. */
@@ -25,6 +28,7 @@ const STATUS_BY_CODE: Record<CarrierSimErrorCode, number> = {
   CARRIER_SIM_STREAM_CONNECT_FAILED: 502,
   CARRIER_SIM_INVALID_ENV: 500,
   CARRIER_SIM_INVALID_OPTIONS: 500,
+  CARRIER_SIM_WEBHOOK_FAILED: 502,
 };
 
 const REASON_PHRASES: Record<number, string> = {
@@ -42,6 +46,8 @@ const REASON_PHRASES: Record<number, string> = {
 export interface CarrierApi {
   /** Validates and places a call; throws `CarrierSimError`. */
   placeCall(body: unknown): { carrierCallId: string };
+  /** Validates and receives an inbound call; throws `CarrierSimError`. */
+  placeInboundCall(body: unknown): Promise<InboundCallResult>;
   getCall(carrierCallId: string): CallSnapshot | undefined;
   health(): { status: 'ok' | 'stopping'; activeCalls: number };
 }
@@ -86,6 +92,18 @@ async function handle(carrier: CarrierApi, req: IncomingMessage, res: ServerResp
     if (!body.ok) return sendError(res, body.statusCode, body.code, body.message);
     try {
       return sendJson(res, 201, carrier.placeCall(body.value));
+    } catch (err) {
+      if (err instanceof CarrierSimError) return sendCarrierError(res, err);
+      throw err;
+    }
+  }
+
+  if (path === '/v1/inbound-calls') {
+    if (method !== 'POST') return sendMethodNotAllowed(res, 'POST');
+    const body = await readJsonBody(req);
+    if (!body.ok) return sendError(res, body.statusCode, body.code, body.message);
+    try {
+      return sendJson(res, 201, await carrier.placeInboundCall(body.value));
     } catch (err) {
       if (err instanceof CarrierSimError) return sendCarrierError(res, err);
       throw err;

@@ -5,6 +5,7 @@
  */
 export { SimCarrier, createSimCarrier, type SimCarrierOptions } from './carrier.js';
 export type { CallEndReason, CallSnapshot, CallTiming } from './call.js';
+export { InboundCallRequest, type InboundCallResult } from './inbound-request.js';
 export { DEFAULT_AUDIO_DIR, LINE_NOISE_DB } from './caller-audio.js';
 export { CarrierSimError, type CarrierSimErrorCode } from './errors.js';
 export { DEFAULT_SCENARIO, SPEAK_PHRASE } from './scenarios.js';

@@ -2,9 +2,9 @@
  * The worker's client for voxbridge's internal routes: runtime config, recording upload and
  * result post. Every request carries the internal token and a timeout.
  */
-import { RuntimeConfig, type CallResult } from '@voxfleet/schema';
-import { z } from 'zod';
+import type { CallResult, RuntimeConfig } from '@voxfleet/schema';
 import { WorkerError } from './errors.js';
+import { sendHttpRequest, type HttpResponse } from './http-client.js';
 
 export interface BridgeClientOptions {
   baseUrl: string;
@@ -17,8 +17,6 @@ export interface BridgeClientOptions {
 export type DeliveryResponse =
   | { kind: 'accepted'; status: number; body: unknown }
   | { kind: 'conflict' | 'not-found' | 'rejected' | 'retry'; status: number; message: string };
-
-const UploadResponse = z.object({ key: z.string().min(1) });
 
 export class BridgeClient {
   readonly #options: BridgeClientOptions;
@@ -33,30 +31,34 @@ export class BridgeClient {
     let lastError: unknown;
     for (let attempt = 1; attempt <= 2; attempt++) {
       try {
-        const response = await fetch(url, {
+        const response = await sendHttpRequest(url, {
+          method: 'GET',
           headers: this.#headers(),
-          signal: AbortSignal.timeout(this.#options.timeoutMs),
+          timeoutMs: this.#options.timeoutMs,
         });
         if (response.status >= 500) {
           lastError = new Error(`voxbridge returned ${response.status}`);
           continue;
         }
-        if (!response.ok) {
+        if (response.status < 200 || response.status > 299) {
           throw new WorkerError(
             'BRIDGE_REQUEST_FAILED',
             `runtime config for bot ${botId} failed with status ${response.status}`,
             { callId },
           );
         }
-        const parsed = RuntimeConfig.safeParse(await response.json());
-        if (!parsed.success) {
+        const body: unknown = JSON.parse(response.text);
+        // Loaded at the first call rather than at startup, like the stream protocols.
+        const { checkRuntimeConfig } = await import('./runtime-config.js');
+        const checked = checkRuntimeConfig(body);
+        if (!checked.ok) {
           throw new WorkerError(
             'BRIDGE_REQUEST_FAILED',
-            `runtime config for bot ${botId} is invalid: ${z.prettifyError(parsed.error)}`,
+            `runtime config for bot ${botId} is invalid: ${checked.message}`,
             { callId },
           );
         }
-        return parsed.data;
+        return checked.value;
       } catch (err) {
         if (err instanceof WorkerError) throw err;
         lastError = err;
@@ -82,8 +84,8 @@ export class BridgeClient {
 
   /** Reads the storage key from an upload response, or null when the body has none. */
   static readRecordingKey(body: unknown): string | null {
-    const parsed = UploadResponse.safeParse(body);
-    return parsed.success ? parsed.data.key : null;
+    const key = typeof body === 'object' && body !== null ? (body as { key?: unknown }).key : null;
+    return typeof key === 'string' && key !== '' ? key : null;
   }
 
   async #deliver(
@@ -92,29 +94,29 @@ export class BridgeClient {
     contentType: string,
     body: Buffer | string,
   ): Promise<DeliveryResponse> {
-    let response: Response;
+    let response: HttpResponse;
     try {
-      response = await fetch(url, {
+      response = await sendHttpRequest(url, {
         method,
         headers: { ...this.#headers(), 'content-type': contentType },
         body,
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
+        timeoutMs: this.#options.timeoutMs,
       });
     } catch (err) {
       return { kind: 'retry', status: 0, message: (err as Error).message };
     }
 
-    const text = await response.text().catch(() => '');
-    if (response.ok) return { kind: 'accepted', status: response.status, body: parseJson(text) };
+    const { status, text } = response;
+    if (status >= 200 && status <= 299) return { kind: 'accepted', status, body: parseJson(text) };
 
     const message = text.slice(0, 500);
-    if (response.status === 409) return { kind: 'conflict', status: 409, message };
-    if (response.status === 404) return { kind: 'not-found', status: 404, message };
+    if (status === 409) return { kind: 'conflict', status: 409, message };
+    if (status === 404) return { kind: 'not-found', status: 404, message };
     // 408 and 429 mean "try again later" even though they are 4xx.
-    if (response.status >= 500 || response.status === 408 || response.status === 429) {
-      return { kind: 'retry', status: response.status, message };
+    if (status >= 500 || status === 408 || status === 429) {
+      return { kind: 'retry', status, message };
     }
-    return { kind: 'rejected', status: response.status, message };
+    return { kind: 'rejected', status, message };
   }
 
   #url(path: string): string {

@@ -8,7 +8,7 @@
  */
 import { createLogger } from '@voxfleet/logger';
 import { EnvError, loadEnv } from './env.js';
-import { createWorker } from './index.js';
+import { createWorker } from './create-worker.js';
 
 let env;
 try {

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@voxfleet/logger';
-import { CallResult } from '@voxfleet/schema';
+import type { CallResult } from '@voxfleet/schema';
 import { BridgeClient, type DeliveryResponse } from './bridge-client.js';
 
 export interface SpoolOptions {
@@ -172,7 +172,7 @@ export class Spool {
       this.#items.delete(item.name);
       return;
     }
-    const result = CallResult.parse(JSON.parse(raw));
+    const result = parseSpooledResult(raw);
     item.attempts++;
 
     if (result.recording !== null) {
@@ -300,4 +300,23 @@ async function writeAtomic(path: string, data: Buffer | string): Promise<void> {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * Parses a result file that this worker wrote from a typed `CallResult`. It checks only the
+ * fields the spool reads, so that loading zod is not needed; voxbridge validates the whole
+ * result when it is posted. Throws on a damaged file.
+ */
+function parseSpooledResult(raw: string): CallResult {
+  const value: unknown = JSON.parse(raw);
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as { callId?: unknown }).callId !== 'string' ||
+    !Array.isArray((value as { timeline?: unknown }).timeline) ||
+    typeof (value as { recording?: unknown }).recording !== 'object'
+  ) {
+    throw new Error('spooled result is not a call result');
+  }
+  return value as CallResult;
 }

@@ -12,20 +12,20 @@ import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { Logger } from '@voxfleet/logger';
 import type { CapacityRegistry } from '@voxfleet/registry';
-import { AttachRequest, AttachCancelRequest, type AttachResponse } from '@voxfleet/schema';
+import type { AttachRequest, AttachResponse } from '@voxfleet/schema';
 import { WebSocketServer } from 'ws';
-import { z } from 'zod';
 import { AgentCheckServer } from './agent-check.js';
 import { BridgeClient } from './bridge-client.js';
-import { ActiveCall, type CallEnd, type StreamAuth } from './call/active-call.js';
+import type { ActiveCall, CallEnd, StreamAuth } from './call/active-call.js';
 import type { CreatePromptSource, CreateSession } from './call/session.js';
 import type { PromptSource } from './engine/types.js';
 import { WorkerError } from './errors.js';
+import { checkAttachCancelRequest, checkAttachRequest } from './http/attach-body.js';
 import { handleRequest } from './http/routes.js';
 import type { LiveKitConfig } from './livekit/config.js';
 import type { LiveKitMediaConnector } from './livekit/media.js';
 import { checkTwilioSignature, rejectUpgrade } from './http/upgrade.js';
-import { parseProvider } from './protocol/stream-decoder.js';
+import { parseProvider } from './protocol/types.js';
 import { WorkerMetrics } from './metrics.js';
 import { RegistryLink } from './registry-link.js';
 import { Spool } from './spool.js';
@@ -227,11 +227,12 @@ export class Worker {
    * between them, so of two simultaneous attaches exactly one gets past it.
    */
   async attach(body: unknown): Promise<AttachResponse> {
-    const parsed = AttachRequest.safeParse(body);
-    if (!parsed.success) {
-      throw new WorkerError('INVALID_REQUEST', z.prettifyError(parsed.error));
-    }
-    const request = parsed.data;
+    const parsed = checkAttachRequest(body);
+    if (!parsed.ok) throw new WorkerError('INVALID_REQUEST', parsed.message);
+    const request = parsed.value;
+    // The call code (stream protocols and their zod schemas) loads with the first attach,
+    // so an idle worker does not hold it in memory. This await comes before the idle check.
+    const { ActiveCall } = await import('./call/active-call.js');
     if (this.#draining !== null || this.#stopping !== null) {
       throw new WorkerError('WORKER_DRAINING', 'worker is draining and takes no new calls');
     }
@@ -310,18 +311,18 @@ export class Worker {
 
   /** Frees the slot of an attached call that was never answered. */
   async cancel(callId: string, body: unknown): Promise<{ cancelled: true }> {
-    const parsed = AttachCancelRequest.safeParse(body);
-    if (!parsed.success) throw new WorkerError('INVALID_REQUEST', z.prettifyError(parsed.error));
+    const parsed = checkAttachCancelRequest(body);
+    if (!parsed.ok) throw new WorkerError('INVALID_REQUEST', parsed.message);
     const call = this.#call;
     if (call === null || call.callId !== callId) {
       throw new WorkerError('CALL_NOT_FOUND', `call ${callId} is not attached to this worker`, {
         callId,
       });
     }
-    if (!call.matchesToken(parsed.data.reservationToken)) {
+    if (!call.matchesToken(parsed.value.reservationToken)) {
       throw new WorkerError('RESERVATION_INVALID', 'reservation token does not match', { callId });
     }
-    if (!call.cancel(parsed.data.reason)) {
+    if (!call.cancel(parsed.value.reason)) {
       throw new WorkerError('WORKER_BUSY', `call ${callId} is already streaming`, { callId });
     }
     await this.#callEnded;

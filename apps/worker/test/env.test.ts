@@ -83,3 +83,45 @@ test('loadEnv rejects WORKER_PUBLIC_HOST with WORKER_PUBLIC_URL', () => {
     /WORKER_PUBLIC_HOST/,
   );
 });
+
+test('loadEnv lists every invalid variable', () => {
+  assert.throws(
+    () =>
+      loadEnv({
+        BRIDGE_INTERNAL_TOKEN: '',
+        WORKER_PORT: '70000',
+        WORKER_PUBLIC_URL: 'not a url',
+        WORKER_TTL_MS: '1.5',
+        WORKER_POOL: 'p'.repeat(129),
+      }),
+    (err: unknown) => {
+      assert.ok(err instanceof EnvError);
+      assert.match(err.message, /BRIDGE_INTERNAL_TOKEN: is required/);
+      assert.match(err.message, /WORKER_PORT: must be between 0 and 65535, got 70000/);
+      assert.match(err.message, /WORKER_PUBLIC_URL: must be a URL/);
+      assert.match(err.message, /WORKER_TTL_MS: must be an integer/);
+      assert.match(err.message, /WORKER_POOL: must be at most 128 characters/);
+      return true;
+    },
+  );
+});
+
+test('loadEnv reads LiveKit only with all four variables', () => {
+  const livekit = {
+    LIVEKIT_URL: 'ws://127.0.0.1:7880',
+    LIVEKIT_API_KEY: 'key',
+    LIVEKIT_API_SECRET: 'secret',
+    LIVEKIT_SIP_TRUNK_ID: 'trunk',
+  };
+  const env = loadEnv({ BRIDGE_INTERNAL_TOKEN: 's', ...livekit });
+  assert.deepEqual(env.livekit, {
+    url: 'ws://127.0.0.1:7880',
+    apiKey: 'key',
+    apiSecret: 'secret',
+    sipTrunkId: 'trunk',
+  });
+  assert.throws(
+    () => loadEnv({ BRIDGE_INTERNAL_TOKEN: 's', LIVEKIT_URL: livekit.LIVEKIT_URL }),
+    /LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_SIP_TRUNK_ID: required when LIVEKIT_URL is set/,
+  );
+});

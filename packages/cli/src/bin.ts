@@ -40,6 +40,11 @@ flags for demo:
   --bridge-url URL      run against this voxbridge (for example a Compose stack) instead
                         of the local stack; needs --api-key
   --api-key KEY         API key for --bridge-url
+  --inbound N           after the campaign, have the sim carrier ring the demo bot's number
+                        N times (--provider picks the carrier's webhook and markup; default 0)
+  --carrier-url URL     sim carrier for --inbound with --bridge-url (default: the local
+                        stack's, base port + 20)
+  --carrier-secret S    the sim carrier's CARRIER_CALLBACK_SECRET, for --carrier-url
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -75,6 +80,9 @@ async function main(argv: string[]): Promise<number> {
       'timeout-ms': { type: 'string' },
       'bridge-url': { type: 'string' },
       'api-key': { type: 'string' },
+      inbound: { type: 'string' },
+      'carrier-url': { type: 'string' },
+      'carrier-secret': { type: 'string' },
     },
   });
   switch (command) {

@@ -3,3 +3,8 @@ export { runDemo, summariseReport, type DemoOptions, type DemoReport } from './d
 export { ApiClient } from './demo/api-client.js';
 export { formatLogLine } from './stack/log-stream.js';
 export { CliError } from './errors.js';
+export {
+  runInboundCalls,
+  type InboundCallsOptions,
+  type InboundReport,
+} from './demo/inbound-calls.js';

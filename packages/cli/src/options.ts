@@ -35,6 +35,13 @@ export const DemoFlags = StackFlags.extend({
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     .optional(),
   'api-key': z.string().min(1).optional(),
+  /** Inbound calls to the demo bot after the campaign, placed through the sim carrier. */
+  inbound: Integer(0, 100).default(0),
+  /** The sim carrier for inbound calls with --bridge-url; the local stack's carrier otherwise. */
+  'carrier-url': z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional(),
+  'carrier-secret': z.string().min(1).optional(),
 }).refine((flags) => (flags['bridge-url'] === undefined) === (flags['api-key'] === undefined), {
   message: 'set both --bridge-url and --api-key, or neither',
   path: ['bridge-url'],

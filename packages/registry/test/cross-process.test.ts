@@ -65,7 +65,7 @@ test('openRegistry loads only the backend it needs', async () => {
     join(fixtures, 'load-backend.ts'),
     `sqlite:${join(dir, 'lazy.db')}`,
   ]);
-  assert.deepEqual(JSON.parse(sqlite.stdout), { ioredis: false, betterSqlite3: true });
+  assert.deepEqual(JSON.parse(sqlite.stdout), { ioredis: false, sqliteDriver: true });
 
   assert.ok(redis);
   const viaRedis = await run(process.execPath, [
@@ -73,5 +73,5 @@ test('openRegistry loads only the backend it needs', async () => {
     join(fixtures, 'load-backend.ts'),
     redis.url,
   ]);
-  assert.deepEqual(JSON.parse(viaRedis.stdout), { ioredis: true, betterSqlite3: false });
+  assert.deepEqual(JSON.parse(viaRedis.stdout), { ioredis: true, sqliteDriver: false });
 });

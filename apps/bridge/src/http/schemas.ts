@@ -72,6 +72,13 @@ export const BotResponse = z.object({
   name: z.string(),
   revision: z.number().int(),
   config: BotConfig,
+  inboundUrl: z
+    .object({ twilio: z.string(), plivo: z.string(), telnyx: z.string(), exotel: z.string() })
+    .nullable()
+    .describe(
+      "Webhook URL per carrier to set as the voice URL of the bot's number; null until " +
+        'POST /v1/bots/{id}/inbound-key creates the inbound key',
+    ),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -142,7 +149,10 @@ export const ListContactsQuery = z.object({
   cursor: z.string().min(1).max(200).optional(),
 });
 
+export const CallDirectionSchema = z.enum(['outbound', 'inbound']);
+
 export const ListCallsQuery = z.object({
+  direction: CallDirectionSchema.optional(),
   campaignId: Id.optional(),
   botId: Id.optional(),
   status: CallStatus.optional(),
@@ -153,6 +163,9 @@ export const ListCallsQuery = z.object({
 export const CallSummaryResponse = z.object({
   id: z.string(),
   botId: z.string(),
+  direction: CallDirectionSchema,
+  /** Caller number of an inbound call as the carrier sent it; null on outbound calls. */
+  from: z.string().nullable(),
   campaignId: z.string().nullable(),
   contactId: z.string().nullable(),
   attempt: z.number().int(),

@@ -14,12 +14,25 @@ import type {
   ContactResponse,
 } from './schemas.js';
 
-export function botView(bot: Bot): z.input<typeof BotResponse> {
+/**
+ * Maps a bot; `baseUrl` is where carriers reach voxbridge, for the inbound webhook URLs.
+ */
+export function botView(bot: Bot, baseUrl: string): z.input<typeof BotResponse> {
+  const key = bot.inboundKey === null ? null : encodeURIComponent(bot.inboundKey);
   return {
     id: bot.id,
     name: bot.name,
     revision: bot.revision,
     config: bot.config,
+    inboundUrl:
+      key === null
+        ? null
+        : {
+            twilio: `${baseUrl}/inbound/twilio/${key}`,
+            plivo: `${baseUrl}/inbound/plivo/${key}`,
+            telnyx: `${baseUrl}/inbound/telnyx/${key}`,
+            exotel: `${baseUrl}/inbound/exotel/${key}`,
+          },
     createdAt: bot.createdAt,
     updatedAt: bot.updatedAt,
   };
@@ -67,6 +80,8 @@ export function callSummaryView(call: Call): z.input<typeof CallSummaryResponse>
   return {
     id: call.id,
     botId: call.botId,
+    direction: call.direction,
+    from: call.from,
     campaignId: call.campaignId,
     contactId: call.contactId,
     attempt: call.attempt,

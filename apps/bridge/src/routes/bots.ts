@@ -6,6 +6,7 @@ import { botNotFound } from '../errors.js';
 import { apiKeyAuth, tenantOf } from '../http/auth.js';
 import { API_KEY_SECURITY, AUTH_ERRORS, BotBody, BotResponse, IdParams } from '../http/schemas.js';
 import { botView } from '../http/views.js';
+import { publicBaseUrl } from '../inbound/public-url.js';
 import type { RouteDeps } from './deps.js';
 
 export const botRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => {
@@ -26,7 +27,7 @@ export const botRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => 
       const tenant = tenantOf(request);
       const bot = await deps.store.createBot(tenant.id, request.body);
       request.log.info({ tenantId: tenant.id, botId: bot.id }, 'bot created');
-      return reply.code(201).send(botView(bot));
+      return reply.code(201).send(botView(bot, publicBaseUrl(request, deps.publicUrl)));
     },
   );
 
@@ -42,7 +43,8 @@ export const botRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => 
     },
     async (request) => {
       const bots = await deps.store.listBots(tenantOf(request).id);
-      return { items: bots.map(botView) };
+      const baseUrl = publicBaseUrl(request, deps.publicUrl);
+      return { items: bots.map((bot) => botView(bot, baseUrl)) };
     },
   );
 
@@ -60,7 +62,7 @@ export const botRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => 
     async (request) => {
       const bot = await deps.store.getBot(tenantOf(request).id, request.params.id);
       if (bot === null) throw botNotFound(request.params.id);
-      return botView(bot);
+      return botView(bot, publicBaseUrl(request, deps.publicUrl));
     },
   );
 
@@ -83,7 +85,7 @@ export const botRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => 
         { tenantId: tenant.id, botId: bot.id, revision: bot.revision },
         'bot updated',
       );
-      return botView(bot);
+      return botView(bot, publicBaseUrl(request, deps.publicUrl));
     },
   );
 };

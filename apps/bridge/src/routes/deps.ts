@@ -10,6 +10,8 @@ export interface RouteDeps {
   internalToken: string;
   adminKey: string | undefined;
   maxRecordingBytes: number;
+  /** Base URL carriers reach (BRIDGE_PUBLIC_URL); the request's scheme and host when undefined. */
+  publicUrl: string | undefined;
   /** Returns the current time; tests may pin it. */
   now: () => Date;
 }

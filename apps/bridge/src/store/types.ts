@@ -36,6 +36,11 @@ export interface Bot {
   config: BotConfig;
   /** Starts at 1 and grows by one on every update. */
   revision: number;
+  /**
+   * Secret path segment of the bot's inbound webhook (`POST /inbound/{provider}/{inboundKey}`);
+   * null until `rotateInboundKey` first sets one.
+   */
+  inboundKey: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -116,10 +121,17 @@ export interface CallRecording {
   uploadedAt: string;
 }
 
+/** Who placed the call: the dialler for a campaign contact, or a caller ringing a bot's number. */
+export type CallDirection = 'outbound' | 'inbound';
+
 export interface Call {
   id: string;
   tenantId: string;
   botId: string;
+  /** `outbound` for every call stored before inbound lines existed. */
+  direction: CallDirection;
+  /** Caller number of an inbound call as the carrier sent it; null on outbound calls. */
+  from: string | null;
   campaignId: string | null;
   contactId: string | null;
   /** 1 for the first attempt at a contact. */
@@ -182,11 +194,14 @@ export interface OpenCallFilter {
   limit: number;
 }
 
-/** A live call that the claim sweep closed as `failed` with reason `abandoned`. */
+/**
+ * A live call that the sweep closed as `failed` with reason `abandoned`. Inbound calls have
+ * no contact or campaign.
+ */
 export interface AbandonedCall {
   callId: string;
-  contactId: string;
-  campaignId: string;
+  contactId: string | null;
+  campaignId: string | null;
   /** The status the call had when it was closed. */
   status: CallStatus;
   /** The contact's fate: pending for a retry, or failed when attempts are exhausted. */
@@ -242,12 +257,35 @@ export interface Page<T> {
 }
 
 export interface CallFilter {
+  direction?: CallDirection | undefined;
   campaignId?: string | undefined;
   botId?: string | undefined;
   status?: CallStatus | undefined;
   limit: number;
   cursor?: string | undefined;
 }
+
+/** An inbound call as voxbridge records it when a carrier's webhook arrives. */
+export interface NewInboundCall {
+  /** Chosen by the caller, so the slot can be reserved under the same id first. */
+  id: string;
+  tenantId: string;
+  botId: string;
+  from: string;
+  to: string;
+  carrierCallId: string;
+  /**
+   * `in-progress` (answered at `at`) when a worker took the call; `busy` or `failed`, ended
+   * at `at` with `reason`, when none could.
+   */
+  status: 'in-progress' | 'busy' | 'failed';
+  reason: string | null;
+  workerId: string | null;
+  at: string;
+}
+
+/** Carriers whose webhook signing secret a tenant can store. */
+export type CarrierCredentialProvider = 'twilio';
 
 export interface ContactFilter {
   state?: ContactState | undefined;
@@ -278,6 +316,10 @@ export interface BridgeStore {
   getBot(tenantId: string, botId: string): Promise<Bot | null>;
   /** Finds a bot across tenants, for internal routes. */
   getBotById(botId: string): Promise<Bot | null>;
+  /** Finds the bot whose inbound key equals `inboundKey`, across tenants. */
+  findBotByInboundKey(inboundKey: string): Promise<Bot | null>;
+  /** Replaces the bot's inbound key, so the old webhook URL stops working. Raises BOT_NOT_FOUND. */
+  rotateInboundKey(tenantId: string, botId: string, inboundKey: string, now: string): Promise<Bot>;
   /** Replaces name and config and bumps the revision. Raises BOT_NOT_FOUND. */
   updateBot(
     tenantId: string,
@@ -317,7 +359,8 @@ export interface BridgeStore {
    * per claim and marks its contact `dialling`, all in one transaction. First it closes
    * abandoned attempts (see `ClaimOptions.attemptStaleMs`) as `failed`, reason `abandoned`,
    * and returns their contacts to `pending` with the campaign's backoff, or to `failed`
-   * when attempts are exhausted, so they no longer count against the concurrency.
+   * when attempts are exhausted, so they no longer count against the concurrency. The same
+   * sweep closes abandoned inbound calls, which have no contact to decide.
    */
   claimAttempts(limit: number, now: string, options?: ClaimOptions): Promise<ClaimedAttempt[]>;
   /** Lists live campaign calls, oldest update first, for a dialler to adopt after a restart. */
@@ -340,6 +383,25 @@ export interface BridgeStore {
    */
   saveCallResult(callId: string, result: CallResult, now: string): Promise<SaveResultOutcome>;
   setCallRecording(callId: string, recording: CallRecording): Promise<Call>;
+  /** Inserts an inbound call with its first status history entry. */
+  createInboundCall(call: NewInboundCall): Promise<Call>;
+  /**
+   * Closes live inbound calls without an update for longer than `staleMs` plus the bot's
+   * `maxCallDurationMs` as `failed`, reason `abandoned`. `claimAttempts` runs the same sweep.
+   */
+  closeAbandonedInboundCalls(now: string, staleMs: number): Promise<AbandonedCall[]>;
+  /** Returns the tenant's webhook signing secret for `provider`, or null when none is set. */
+  getCarrierCredential(
+    tenantId: string,
+    provider: CarrierCredentialProvider,
+  ): Promise<string | null>;
+  /** Stores the tenant's webhook signing secret for `provider`; null removes it. */
+  setCarrierCredential(
+    tenantId: string,
+    provider: CarrierCredentialProvider,
+    secret: string | null,
+    now: string,
+  ): Promise<void>;
   getCallById(callId: string): Promise<Call | null>;
   getCall(tenantId: string, callId: string): Promise<CallDetail | null>;
   listCalls(tenantId: string, filter: CallFilter): Promise<Page<Call>>;

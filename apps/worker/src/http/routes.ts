@@ -6,10 +6,10 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AttachRequest } from '@voxfleet/schema';
 import { WorkerError } from '../errors.js';
 import type { LiveKitConfig } from '../livekit/config.js';
 import { decodePathSegment, type Worker } from '../worker.js';
+import { checkAttachRequest } from './attach-body.js';
 import { readJsonBody, sendError, sendJson } from './responses.js';
 
 const CANCEL_PATH = /^\/attach\/([^/]+)\/cancel$/;
@@ -81,9 +81,9 @@ async function route(worker: Worker, req: IncomingMessage, res: ServerResponse):
 
 /** Attaches a call; one whose media is in a LiveKit room also joins that room. */
 async function attach(worker: Worker, body: unknown): Promise<unknown> {
-  const parsed = AttachRequest.safeParse(body);
-  if (!parsed.success || parsed.data.media?.kind !== 'livekit') return worker.attach(body);
-  const { callId, reservationToken, media } = parsed.data;
+  const parsed = checkAttachRequest(body);
+  if (!parsed.ok || parsed.value.media?.kind !== 'livekit') return worker.attach(body);
+  const { callId, reservationToken, media } = parsed.value;
   const config = requireLiveKit(worker);
   const { attachToRoom } = await import('../livekit/room-attach.js');
   const context = { worker, config, media: worker.livekitMedia, log: worker.log };

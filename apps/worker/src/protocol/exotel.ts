@@ -4,7 +4,7 @@
  * as base64 16-bit little-endian PCM about every 100 ms, at the rate in
  * `start.media_format.sample_rate` (8000 by default, 16000 or 24000 with `?sample-rate=`).
  */
-import { z } from 'zod';
+import { z } from '../validation.js';
 import type {
   DecodeResult,
   ProtocolAdapter,
@@ -22,6 +22,7 @@ import {
   decodeWireAudio,
   encodeWireAudio,
   mediaEvent,
+  text,
 } from './wire-audio.js';
 
 /**
@@ -33,29 +34,33 @@ import {
  */
 const EXOTEL_FRAME_SAMPLES = 1600;
 
-const SampleRate = z
-  .union([z.string(), z.number()])
-  .transform((value) => Number(value))
-  .pipe(z.union([z.literal(8000), z.literal(16000), z.literal(24000)]));
+const SampleRate = z.pipe(
+  z.pipe(
+    z.union([z.string(), z.number()]),
+    z.transform((value) => Number(value)),
+  ),
+  z.union([z.literal(8000), z.literal(16000), z.literal(24000)]),
+);
 
 const StartFrame = z.object({
   event: z.literal('start'),
-  sequence_number: Counter.optional(),
+  sequence_number: z.optional(Counter),
   stream_sid: StreamId,
   start: z.object({
-    stream_sid: StreamId.optional(),
-    call_sid: z.string().max(128),
-    account_sid: z.string().max(128).optional(),
-    from: z.string().max(64).optional(),
-    to: z.string().max(64).optional(),
-    custom_parameters: ParameterRecord.default({}),
-    media_format: z
-      .object({
-        encoding: z.string().max(64).optional(),
-        sample_rate: SampleRate.default(8000),
-        bit_rate: z.union([z.string(), z.number()]).optional(),
-      })
-      .default({ sample_rate: 8000 }),
+    stream_sid: z.optional(StreamId),
+    call_sid: text(128),
+    account_sid: z.optional(text(128)),
+    from: z.optional(text(64)),
+    to: z.optional(text(64)),
+    custom_parameters: z._default(ParameterRecord, {}),
+    media_format: z._default(
+      z.object({
+        encoding: z.optional(text(64)),
+        sample_rate: z._default(SampleRate, 8000),
+        bit_rate: z.optional(z.union([z.string(), z.number()])),
+      }),
+      { sample_rate: 8000 },
+    ),
   }),
 });
 
@@ -63,36 +68,33 @@ const InboundFrame = z.discriminatedUnion('event', [
   z.object({ event: z.literal('connected') }),
   z.object({
     event: z.literal('media'),
-    sequence_number: Counter.optional(),
+    sequence_number: z.optional(Counter),
     stream_sid: StreamId,
     media: z.object({
-      chunk: Counter.optional(),
-      timestamp: Counter.optional(),
+      chunk: z.optional(Counter),
+      timestamp: z.optional(Counter),
       payload: Base64Payload,
     }),
   }),
   z.object({
     event: z.literal('dtmf'),
-    sequence_number: Counter.optional(),
+    sequence_number: z.optional(Counter),
     stream_sid: StreamId,
-    dtmf: z.object({ digit: DtmfDigit, duration: Counter.optional() }),
+    dtmf: z.object({ digit: DtmfDigit, duration: z.optional(Counter) }),
   }),
   z.object({
     event: z.literal('mark'),
-    sequence_number: Counter.optional(),
+    sequence_number: z.optional(Counter),
     stream_sid: StreamId,
     mark: z.object({ name: MarkName }),
   }),
   z.object({
     event: z.literal('stop'),
-    sequence_number: Counter.optional(),
+    sequence_number: z.optional(Counter),
     stream_sid: StreamId,
-    stop: z
-      .object({ reason: z.string().max(256).optional() })
-      .loose()
-      .optional(),
+    stop: z.optional(z.looseObject({ reason: z.optional(text(256)) })),
   }),
-  z.object({ event: z.literal('start') }).loose(),
+  z.looseObject({ event: z.literal('start') }),
 ]);
 
 class ExotelStream implements ProtocolStream {

@@ -5,7 +5,7 @@
  * is `audio/x-mulaw` at 8 kHz or `audio/x-l16` at 8 or 16 kHz. Replies go out as `playAudio`
  * in the same format. Plivo acknowledges a `checkpoint` with `playedStream`.
  */
-import { z } from 'zod';
+import { z } from '../validation.js';
 import type {
   DecodeResult,
   MediaFormat,
@@ -22,6 +22,7 @@ import {
   decodeWireAudio,
   encodeWireAudio,
   mediaEvent,
+  text,
 } from './wire-audio.js';
 
 /** 20 ms of 8 kHz audio per `playAudio` message. */
@@ -31,59 +32,60 @@ const PLIVO_FRAME_SAMPLES = 160;
  * Plivo sends `extraHeaders` as `k=v` pairs; its docs show both `,` and `;` as separators.
  * An object form is accepted as well.
  */
-const ExtraHeaders = z
-  .union([z.string().max(4096), z.record(z.string().max(256), z.string().max(4096))])
-  .optional()
-  .transform((value) => (typeof value === 'string' ? parseKeyValueList(value) : (value ?? {})));
+const ExtraHeaders = z.pipe(
+  z.optional(z.union([text(4096), z.record(text(256), text(4096))])),
+  z.transform((value) => (typeof value === 'string' ? parseKeyValueList(value) : (value ?? {}))),
+);
 
-const MediaFormatField = z
-  .object({
-    encoding: z.string().max(64).default('audio/x-l16'),
-    sampleRate: z.coerce.number().int().default(8000),
-  })
-  .default({ encoding: 'audio/x-l16', sampleRate: 8000 });
+const MediaFormatField = z._default(
+  z.object({
+    encoding: z._default(text(64), 'audio/x-l16'),
+    sampleRate: z._default(z.coerce.number().check(z.int()), 8000),
+  }),
+  { encoding: 'audio/x-l16', sampleRate: 8000 },
+);
 
 const StartFrame = z.object({
   event: z.literal('start'),
-  sequenceNumber: Counter.optional(),
+  sequenceNumber: z.optional(Counter),
   start: z.object({
-    callId: z.string().min(1).max(128),
+    callId: text(128, 1),
     streamId: StreamId,
-    accountId: z.string().max(128).optional(),
-    tracks: z.array(z.string().max(32)).max(4).optional(),
+    accountId: z.optional(text(128)),
+    tracks: z.optional(z.array(text(32)).check(z.maxLength(4))),
     mediaFormat: MediaFormatField,
   }),
   extra_headers: ExtraHeaders,
 });
 
 const InboundFrame = z.discriminatedUnion('event', [
-  z.object({ event: z.literal('connected') }).loose(),
+  z.looseObject({ event: z.literal('connected') }),
   z.object({
     event: z.literal('media'),
-    sequenceNumber: Counter.optional(),
+    sequenceNumber: z.optional(Counter),
     streamId: StreamId,
     media: z.object({
-      track: z.string().max(32).optional(),
-      timestamp: Counter.optional(),
-      chunk: Counter.optional(),
+      track: z.optional(text(32)),
+      timestamp: z.optional(Counter),
+      chunk: z.optional(Counter),
       payload: Base64Payload,
     }),
   }),
   z.object({
     event: z.literal('dtmf'),
-    sequenceNumber: Counter.optional(),
+    sequenceNumber: z.optional(Counter),
     streamId: StreamId,
     dtmf: z.object({ digit: DtmfDigit }),
   }),
   z.object({
     event: z.literal('playedStream'),
-    sequenceNumber: Counter.optional(),
+    sequenceNumber: z.optional(Counter),
     streamId: StreamId,
     name: MarkName,
   }),
-  z.object({ event: z.literal('clearedAudio'), streamId: StreamId }).loose(),
-  z.object({ event: z.literal('stop'), streamId: StreamId }).loose(),
-  z.object({ event: z.literal('start') }).loose(),
+  z.looseObject({ event: z.literal('clearedAudio'), streamId: StreamId }),
+  z.looseObject({ event: z.literal('stop'), streamId: StreamId }),
+  z.looseObject({ event: z.literal('start') }),
 ]);
 
 /** Parses `a=1,b=2` or `a=1;b=2`; pieces without `=` are skipped. */

@@ -7,6 +7,7 @@ import { exotelAdapter } from './exotel.js';
 import { plivoAdapter } from './plivo.js';
 import { telnyxAdapter } from './telnyx.js';
 import { twilioAdapter } from './twilio.js';
+export { parseProvider } from './types.js';
 import {
   PROVIDERS,
   type DecodeResult,
@@ -21,11 +22,6 @@ const ADAPTERS: Record<Provider, ProtocolAdapter> = {
   plivo: plivoAdapter,
   telnyx: telnyxAdapter,
 };
-
-/** Returns the provider named by `value`, or null when it names none. */
-export function parseProvider(value: string): Provider | null {
-  return (PROVIDERS as readonly string[]).includes(value) ? (value as Provider) : null;
-}
 
 /** Picks the provider whose identifying fields the `start` frame has; null when none match. */
 export function detectProvider(frame: Record<string, unknown>): Provider | null {

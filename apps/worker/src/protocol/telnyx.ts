@@ -5,7 +5,7 @@
  * `client_state` as base64. Telnyx does not guarantee the order of `media` frames, so
  * inbound audio passes through a small reorder buffer keyed by `media.chunk`.
  */
-import { z } from 'zod';
+import { z } from '../validation.js';
 import type {
   DecodeResult,
   MediaFormat,
@@ -19,10 +19,12 @@ import {
   Counter,
   DtmfDigit,
   MarkName,
+  ParameterRecord,
   StreamId,
   decodeWireAudio,
   encodeWireAudio,
   mediaEvent,
+  text,
 } from './wire-audio.js';
 
 type MediaEvent = ReturnType<typeof mediaEvent>;
@@ -34,67 +36,61 @@ const REORDER_WINDOW = 5;
 
 const StartFrame = z.object({
   event: z.literal('start'),
-  sequence_number: Counter.optional(),
+  sequence_number: z.optional(Counter),
   stream_id: StreamId,
   start: z.object({
-    user_id: z.string().max(128).optional(),
-    call_control_id: z.string().min(1).max(256),
-    call_session_id: z.string().max(256).optional(),
-    client_state: z.string().max(4096).optional(),
-    from: z.string().max(128).optional(),
-    to: z.string().max(128).optional(),
-    media_format: z
-      .object({
-        encoding: z.string().max(32).default('PCMU'),
-        sample_rate: z.coerce.number().int().default(8000),
-        channels: z.coerce.number().int().default(1),
-      })
-      .default({ encoding: 'PCMU', sample_rate: 8000, channels: 1 }),
+    user_id: z.optional(text(128)),
+    call_control_id: text(256, 1),
+    call_session_id: z.optional(text(256)),
+    client_state: z.optional(text(4096)),
+    from: z.optional(text(128)),
+    to: z.optional(text(128)),
+    media_format: z._default(
+      z.object({
+        encoding: z._default(text(32), 'PCMU'),
+        sample_rate: z._default(z.coerce.number().check(z.int()), 8000),
+        channels: z._default(z.coerce.number().check(z.int()), 1),
+      }),
+      { encoding: 'PCMU', sample_rate: 8000, channels: 1 },
+    ),
   }),
 });
 
 const InboundFrame = z.discriminatedUnion('event', [
-  z.object({ event: z.literal('connected') }).loose(),
+  z.looseObject({ event: z.literal('connected') }),
   z.object({
     event: z.literal('media'),
-    sequence_number: Counter.optional(),
+    sequence_number: z.optional(Counter),
     stream_id: StreamId,
     media: z.object({
-      track: z.string().max(32).optional(),
-      chunk: Counter.optional(),
-      timestamp: Counter.optional(),
+      track: z.optional(text(32)),
+      chunk: z.optional(Counter),
+      timestamp: z.optional(Counter),
       payload: Base64Payload,
     }),
   }),
   z.object({
     event: z.literal('dtmf'),
-    sequence_number: Counter.optional(),
+    sequence_number: z.optional(Counter),
     stream_id: StreamId,
     dtmf: z.object({ digit: DtmfDigit }),
   }),
   z.object({
     event: z.literal('mark'),
-    sequence_number: Counter.optional(),
+    sequence_number: z.optional(Counter),
     stream_id: StreamId,
     mark: z.object({ name: MarkName }),
   }),
-  z
-    .object({
-      event: z.literal('stop'),
-      sequence_number: Counter.optional(),
-      stream_id: StreamId,
-    })
-    .loose(),
-  z
-    .object({
-      event: z.literal('error'),
-      payload: z
-        .object({ code: Counter.optional(), title: z.string().max(256).optional() })
-        .loose()
-        .optional(),
-    })
-    .loose(),
-  z.object({ event: z.literal('start') }).loose(),
+  z.looseObject({
+    event: z.literal('stop'),
+    sequence_number: z.optional(Counter),
+    stream_id: StreamId,
+  }),
+  z.looseObject({
+    event: z.literal('error'),
+    payload: z.optional(z.looseObject({ code: z.optional(Counter), title: z.optional(text(256)) })),
+  }),
+  z.looseObject({ event: z.literal('start') }),
 ]);
 
 /**
@@ -103,15 +99,15 @@ const InboundFrame = z.discriminatedUnion('event', [
  */
 export function parseClientState(clientState: string | undefined): Record<string, string> {
   if (clientState === undefined || clientState === '') return {};
-  const text = Buffer.from(clientState, 'base64').toString('utf8');
+  const decoded = Buffer.from(clientState, 'base64').toString('utf8');
   try {
-    const value: unknown = JSON.parse(text);
-    const parsed = z.record(z.string().max(256), z.string().max(4096)).safeParse(value);
+    const value: unknown = JSON.parse(decoded);
+    const parsed = ParameterRecord.safeParse(value);
     if (parsed.success) return parsed.data;
   } catch {
     // Not JSON: the whole text is the token.
   }
-  return { token: text };
+  return { token: decoded };
 }
 
 function toMediaFormat(encoding: string, sampleRate: number): MediaFormat | null {

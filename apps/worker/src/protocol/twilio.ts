@@ -5,36 +5,36 @@
  * strings on the wire. Unknown extra fields are accepted and dropped, because Twilio may add
  * fields; an unknown `event` is invalid.
  */
-import { z } from 'zod';
 import type { DecodeResult, ProtocolAdapter, ProtocolStream, StreamStart } from './types.js';
-import { decodeWireAudio, encodeWireAudio, mediaEvent } from './wire-audio.js';
+import { z } from '../validation.js';
+import { decodeWireAudio, encodeWireAudio, mediaEvent, text } from './wire-audio.js';
 
-const NumericString = z.string().regex(/^[0-9]{1,20}$/, 'must be a decimal string');
-const StreamSid = z.string().min(1).max(128);
+const NumericString = z.string().check(z.regex(/^[0-9]{1,20}$/, 'must be a decimal string'));
+const StreamSid = text(128, 1);
 
 export const ConnectedFrame = z.object({
   event: z.literal('connected'),
-  protocol: z.string().max(64).optional(),
-  version: z.string().max(64).optional(),
+  protocol: z.optional(text(64)),
+  version: z.optional(text(64)),
 });
 
 export const StartFrame = z.object({
   event: z.literal('start'),
-  sequenceNumber: NumericString.optional(),
+  sequenceNumber: z.optional(NumericString),
   streamSid: StreamSid,
   start: z.object({
-    streamSid: StreamSid.optional(),
-    accountSid: z.string().max(128).optional(),
-    callSid: z.string().max(128).optional(),
-    tracks: z.array(z.string().max(32)).max(4).optional(),
-    customParameters: z.record(z.string().max(256), z.string().max(4096)).default({}),
-    mediaFormat: z
-      .object({
+    streamSid: z.optional(StreamSid),
+    accountSid: z.optional(text(128)),
+    callSid: z.optional(text(128)),
+    tracks: z.optional(z.array(text(32)).check(z.maxLength(4))),
+    customParameters: z._default(z.record(text(256), text(4096)), {}),
+    mediaFormat: z.optional(
+      z.object({
         encoding: z.literal('audio/x-mulaw'),
         sampleRate: z.literal(8000),
         channels: z.literal(1),
-      })
-      .optional(),
+      }),
+    ),
   }),
 });
 export type StartFrame = z.infer<typeof StartFrame>;
@@ -42,17 +42,16 @@ export type StartFrame = z.infer<typeof StartFrame>;
 /** Base64 without line breaks; one Twilio media frame is 160 bytes, 216 characters. */
 const Base64Payload = z
   .string()
-  .max(48_000)
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+  .check(z.maxLength(48_000), z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'));
 
 export const MediaFrame = z.object({
   event: z.literal('media'),
-  sequenceNumber: NumericString.optional(),
+  sequenceNumber: z.optional(NumericString),
   streamSid: StreamSid,
   media: z.object({
-    track: z.string().max(32).optional(),
-    chunk: NumericString.optional(),
-    timestamp: NumericString.optional(),
+    track: z.optional(text(32)),
+    chunk: z.optional(NumericString),
+    timestamp: z.optional(NumericString),
     payload: Base64Payload,
   }),
 });
@@ -60,28 +59,26 @@ export type MediaFrame = z.infer<typeof MediaFrame>;
 
 export const DtmfFrame = z.object({
   event: z.literal('dtmf'),
-  sequenceNumber: NumericString.optional(),
+  sequenceNumber: z.optional(NumericString),
   streamSid: StreamSid,
   dtmf: z.object({
-    track: z.string().max(32).optional(),
-    digit: z.string().regex(/^[0-9*#A-D]$/, 'must be one DTMF digit'),
+    track: z.optional(text(32)),
+    digit: z.string().check(z.regex(/^[0-9*#A-D]$/, 'must be one DTMF digit')),
   }),
 });
 
 export const MarkFrame = z.object({
   event: z.literal('mark'),
-  sequenceNumber: NumericString.optional(),
+  sequenceNumber: z.optional(NumericString),
   streamSid: StreamSid,
-  mark: z.object({ name: z.string().min(1).max(256) }),
+  mark: z.object({ name: text(256, 1) }),
 });
 
 export const StopFrame = z.object({
   event: z.literal('stop'),
-  sequenceNumber: NumericString.optional(),
+  sequenceNumber: z.optional(NumericString),
   streamSid: StreamSid,
-  stop: z
-    .object({ accountSid: z.string().max(128).optional(), callSid: z.string().max(128).optional() })
-    .optional(),
+  stop: z.optional(z.object({ accountSid: z.optional(text(128)), callSid: z.optional(text(128)) })),
 });
 
 export const InboundFrame = z.discriminatedUnion('event', [

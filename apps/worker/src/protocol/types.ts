@@ -7,6 +7,11 @@
 export const PROVIDERS = ['twilio', 'exotel', 'plivo', 'telnyx'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
+/** Returns the provider named by `value`, or null when it names none. */
+export function parseProvider(value: string): Provider | null {
+  return (PROVIDERS as readonly string[]).includes(value) ? (value as Provider) : null;
+}
+
 /** Audio encoding on the wire: G.711 μ-law, G.711 A-law or 16-bit little-endian linear PCM. */
 export type WireEncoding = 'mulaw' | 'alaw' | 'l16';
 export type WireSampleRate = 8000 | 16000 | 24000;

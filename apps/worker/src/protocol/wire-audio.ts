@@ -1,6 +1,7 @@
 /**
  * Conversion between the wire audio of a media stream and the engine's 8 kHz 16-bit PCM,
- * plus the small zod pieces every adapter's frame schemas share.
+ * plus the small schema pieces every adapter's frame schemas share (zod/mini, see
+ * `validation.ts`).
  */
 import {
   TELEPHONY_SAMPLE_RATE,
@@ -12,7 +13,7 @@ import {
   pcmToBytes,
   resample,
 } from '@voxfleet/audio';
-import { z } from 'zod';
+import { z } from '../validation.js';
 import type { MediaFormat } from './types.js';
 
 /**
@@ -21,22 +22,28 @@ import type { MediaFormat } from './types.js';
  */
 export const Base64Payload = z
   .string()
-  .max(400_000)
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+  .check(z.maxLength(400_000), z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'));
 
 /** A counter that some providers send as a decimal string and others as a number. */
 export const Counter = z.union([
-  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  z.string().regex(/^[0-9]{1,15}$/, 'must be a decimal number'),
+  z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER)),
+  z.string().check(z.regex(/^[0-9]{1,15}$/, 'must be a decimal number')),
 ]);
 
-export const StreamId = z.string().min(1).max(128);
+/** Builds the schema of a string of `min` to `max` characters. */
+export function text(max: number, min = 0) {
+  return min === 0
+    ? z.string().check(z.maxLength(max))
+    : z.string().check(z.minLength(min), z.maxLength(max));
+}
 
-export const DtmfDigit = z.string().regex(/^[0-9*#A-D]$/, 'must be one DTMF digit');
+export const StreamId = text(128, 1);
 
-export const MarkName = z.string().min(1).max(256);
+export const DtmfDigit = z.string().check(z.regex(/^[0-9*#A-D]$/, 'must be one DTMF digit'));
 
-export const ParameterRecord = z.record(z.string().max(256), z.string().max(4096));
+export const MarkName = text(256, 1);
+
+export const ParameterRecord = z.record(text(256), text(4096));
 
 /** Decodes one payload to 8 kHz PCM; an odd trailing byte of 16-bit PCM is dropped. */
 export function decodeWireAudio(payload: string, format: MediaFormat): Int16Array {

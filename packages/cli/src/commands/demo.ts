@@ -11,7 +11,7 @@ import { runDemo, summariseReport } from '../demo/run-demo.js';
 import { CliError } from '../errors.js';
 import { LocalStack } from '../stack/local-stack.js';
 import { readSecrets } from '../stack/secrets.js';
-import { bridgeUrlOf } from '../stack/services.js';
+import { bridgeUrlOf, carrierUrlOf } from '../stack/services.js';
 import { DemoFlags, parseFlags } from '../options.js';
 import { handleStopSignals } from './start.js';
 
@@ -52,9 +52,18 @@ export async function runDemoCommand(values: Record<string, unknown>): Promise<n
   let stack: LocalStack | undefined;
   let bridgeUrl: string;
   let apiKey: string;
+  // The sim carrier of the local stack listens at base port + 20 (see stack/services.ts).
+  let carrierUrl = flags['carrier-url'] ?? `http://127.0.0.1:${flags['base-port'] + 20}`;
+  let carrierSecret = flags['carrier-secret'];
 
   const existing = readSecrets(dataDir);
   if (flags['bridge-url'] !== undefined && flags['api-key'] !== undefined) {
+    if (flags.inbound > 0 && flags['carrier-url'] === undefined) {
+      throw new CliError(
+        'CLI_INVALID_FLAG',
+        '--inbound with --bridge-url needs --carrier-url: the sim carrier that rings the number',
+      );
+    }
     bridgeUrl = flags['bridge-url'].replace(/\/+$/, '');
     apiKey = flags['api-key'];
     if (!(await waitUntilAnswering(bridgeUrl, BRIDGE_WAIT_MS))) {
@@ -67,6 +76,7 @@ export async function runDemoCommand(values: Record<string, unknown>): Promise<n
   } else if (existing && (await isAnswering(existing.bridgeUrl))) {
     bridgeUrl = existing.bridgeUrl;
     apiKey = existing.apiKey;
+    carrierSecret ??= existing.carrierSecret;
     out.write(`using the running stack at ${bridgeUrl}\n`);
   } else {
     await mkdir(dataDir, { recursive: true });
@@ -86,6 +96,8 @@ export async function runDemoCommand(values: Record<string, unknown>): Promise<n
     const info = await stack.start();
     bridgeUrl = info.bridgeUrl;
     apiKey = info.apiKey;
+    carrierUrl = flags['carrier-url'] ?? carrierUrlOf(layout);
+    carrierSecret ??= stack.secrets?.carrierSecret;
   }
 
   try {
@@ -100,6 +112,12 @@ export async function runDemoCommand(values: Record<string, unknown>): Promise<n
       timeoutMs: flags['timeout-ms'],
       output: out,
       interactive: out.isTTY === true,
+      inbound: {
+        count: flags.inbound,
+        provider: flags.provider,
+        carrierUrl,
+        carrierSecret,
+      },
     });
     out.write(`${summariseReport(report)}\n`);
     return report.problems.length === 0 ? 0 : 1;

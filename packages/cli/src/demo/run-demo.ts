@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { CliError } from '../errors.js';
 import { ApiClient } from './api-client.js';
+import { runInboundCalls, type InboundProvider, type InboundReport } from './inbound-calls.js';
 import { formatTable } from './table.js';
 
 export interface DemoOptions {
@@ -21,6 +22,16 @@ export interface DemoOptions {
   output: Writable;
   /** Rewrites the progress line in place; plain lines otherwise. */
   interactive: boolean;
+  /** Inbound calls to the demo bot after the campaign, through the sim carrier. */
+  inbound?: DemoInboundOptions | undefined;
+}
+
+export interface DemoInboundOptions {
+  count: number;
+  provider: InboundProvider;
+  /** Base URL of the sim carrier. */
+  carrierUrl: string;
+  carrierSecret: string | undefined;
 }
 
 interface Progress {
@@ -72,6 +83,8 @@ export interface DemoReport {
   outcomes: Record<string, number>;
   problems: string[];
   durationMs: number;
+  /** The inbound calls after the campaign; null when none were asked for. */
+  inbound: InboundReport | null;
 }
 
 const ANSWERED_STATUSES = new Set(['completed', 'aborted']);
@@ -150,7 +163,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   }
   if (options.interactive) out.write('\n');
 
-  return await checkCampaign(api, campaign.id, out, Date.now() - startedAt);
+  const report = await checkCampaign(api, campaign.id, out, Date.now() - startedAt);
+  const inbound = options.inbound;
+  if (inbound === undefined || inbound.count === 0) return report;
+  const inboundReport = await runInboundCalls({
+    api,
+    botId: bot.id,
+    carrierUrl: inbound.carrierUrl,
+    carrierSecret: inbound.carrierSecret,
+    count: inbound.count,
+    provider: inbound.provider,
+    timeoutMs: Math.max(30_000, options.timeoutMs - (Date.now() - startedAt)),
+    output: out,
+  });
+  for (const problem of inboundReport.problems) out.write(`problem: ${problem}\n`);
+  return {
+    ...report,
+    inbound: inboundReport,
+    problems: [...report.problems, ...inboundReport.problems],
+    durationMs: Date.now() - startedAt,
+  };
 }
 
 async function checkCampaign(
@@ -233,11 +265,16 @@ async function checkCampaign(
     outcomes,
     problems,
     durationMs,
+    inbound: null,
   };
 }
 
 /** Formats the summary line the demo ends with. */
 export function summariseReport(report: DemoReport): string {
   const verdict = report.problems.length === 0 ? 'demo passed' : 'demo FAILED';
-  return `${verdict}: ${report.contacts} contacts (${report.contactsDone} done, ${report.contactsFailed} failed), ${report.callsPlaced} calls placed, ${report.answered} answered, ${report.results} results, ${report.recordings} recordings, ${report.problems.length} problems, ${(report.durationMs / 1000).toFixed(1)} s`;
+  const inbound =
+    report.inbound === null
+      ? ''
+      : `, ${report.inbound.placed} inbound calls (${report.inbound.answered} answered, ${report.inbound.results} results, ${report.inbound.recordings} recordings)`;
+  return `${verdict}: ${report.contacts} contacts (${report.contactsDone} done, ${report.contactsFailed} failed), ${report.callsPlaced} calls placed, ${report.answered} answered, ${report.results} results, ${report.recordings} recordings${inbound}, ${report.problems.length} problems, ${(report.durationMs / 1000).toFixed(1)} s`;
 }

@@ -159,7 +159,8 @@ export class LocalStack {
     const entryPath = fileURLToPath(import.meta.resolve(spec.entry));
     // Each service gets its own process group, so a Ctrl-C in the terminal reaches only
     // this CLI, which then stops the services in order instead of all at once.
-    const child = spawn(process.execPath, [...childExecArgv(entryPath), entryPath], {
+    const args = [...(spec.nodeFlags ?? []), ...childExecArgv(entryPath), entryPath];
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

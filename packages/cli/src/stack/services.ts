@@ -2,6 +2,7 @@
  * What `voxfleet start` runs: each service's entry module, port and environment.
  */
 import { join } from 'node:path';
+import { WORKER_NODE_FLAGS } from '@voxfleet/worker/node-flags';
 import type { StackSecrets } from './secrets.js';
 
 export interface StackLayout {
@@ -23,10 +24,17 @@ export interface ServiceSpec {
   env: Record<string, string>;
   /** Services stop in descending order of this number. */
   stopRank: number;
+  /** `node` flags of the service's process, before its entry module. */
+  nodeFlags?: readonly string[];
 }
 
 export function bridgeUrlOf(layout: StackLayout): string {
   return `http://${layout.host}:${layout.basePort}`;
+}
+
+/** Returns the URL of the stack's sim carrier, which listens at base port + 20. */
+export function carrierUrlOf(layout: StackLayout): string {
+  return `http://${layout.host}:${layout.basePort + 20}`;
 }
 
 /** Lists the services in start order: voxbridge, sim carrier, workers, voxdialler. */
@@ -77,6 +85,7 @@ export function planServices(layout: StackLayout, secrets: StackSecrets): Servic
       entry: '@voxfleet/worker/main',
       url: `http://${host}:${port}`,
       stopRank: 2,
+      nodeFlags: WORKER_NODE_FLAGS,
       env: {
         ...common,
         WORKER_ID: workerId,

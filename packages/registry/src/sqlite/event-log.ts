@@ -2,7 +2,7 @@
  * The slot event log of the SQLite backend: rows of `registry_events`, appended inside the
  * same transaction as the change they describe and pruned to the newest `retention` rows.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteStatement } from '@voxfleet/sqlite';
 import { RegistryInvalidArgumentError } from '../errors.js';
 import type { SlotEvent, SlotEventPage, SlotEventType } from '../types.js';
 import type { EventRow, WorkerRow } from './schema.js';
@@ -10,7 +10,7 @@ import type { EventRow, WorkerRow } from './schema.js';
 /** Prune once every this many appended events, so pruning costs little per write. */
 const PRUNE_EVERY = 100;
 
-type Prepare = (sql: string) => Database.Statement;
+type Prepare = (sql: string) => SqliteStatement;
 
 export class SqliteEventLog {
   private readonly prepare: Prepare;

@@ -8,7 +8,7 @@
  * const registry = SqliteRegistry.open({ path: '.voxfleet/registry.db' });
  * const reservation = await registry.reserve({ pool: 'default', callId, reservationTtlMs: 10_000 });
  */
-import Database from 'better-sqlite3';
+import { openDatabase, type SqliteDatabase, type SqliteStatement } from '@voxfleet/sqlite';
 import {
   RegistryClosedError,
   RegistryError,
@@ -62,13 +62,13 @@ const CLEAR_RESERVATION = `token = NULL, fence = NULL, call_id = NULL, tenant_id
   campaign_id = NULL, deadline = NULL, confirmed = 0, lapsed = 0`;
 
 export class SqliteRegistry implements CapacityRegistry {
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly now: () => number;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, SqliteStatement>();
   private readonly events: SqliteEventLog;
   private closed = false;
 
-  private constructor(db: Database.Database, now: () => number, eventRetention: number) {
+  private constructor(db: SqliteDatabase, now: () => number, eventRetention: number) {
     this.db = db;
     this.now = now;
     this.events = new SqliteEventLog((sql) => this.statement(sql), eventRetention);
@@ -77,15 +77,15 @@ export class SqliteRegistry implements CapacityRegistry {
   /** Opens (and creates when missing) the database file and its tables. */
   static open(options: SqliteRegistryOptions): SqliteRegistry {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    let db: Database.Database | undefined;
+    let db: SqliteDatabase | undefined;
     try {
-      db = new Database(options.path, { timeout: busyTimeoutMs });
+      db = openDatabase({ path: options.path, busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode; only a power loss can drop
       // the last transactions, which workers re-assert on their next heartbeat.
       db.pragma('synchronous = NORMAL');
       const opened = db;
-      opened.transaction(() => createSchema(opened)).immediate();
+      opened.transaction(() => createSchema(opened), { behavior: 'immediate' });
     } catch (err) {
       db?.close();
       throw new RegistryUnavailableError(`cannot open SQLite registry at ${options.path}`, {
@@ -306,8 +306,8 @@ export class SqliteRegistry implements CapacityRegistry {
     return Promise.resolve();
   }
 
-  /** Prepares each SQL text once; better-sqlite3 statements are reusable. */
-  private statement(sql: string): Database.Statement {
+  /** Prepares each SQL text once, because prepared statements are reusable. */
+  private statement(sql: string): SqliteStatement {
     let prepared = this.statements.get(sql);
     if (prepared === undefined) {
       prepared = this.db.prepare(sql);
@@ -415,17 +415,18 @@ export class SqliteRegistry implements CapacityRegistry {
 
   /**
    * Runs the sweep and `work` in one `BEGIN IMMEDIATE` transaction, so it holds the write
-   * lock throughout. NOTE: better-sqlite3 is synchronous, so waiting for another process's
-   * lock blocks this event loop, for at most `busyTimeoutMs`.
+   * lock throughout. NOTE: both SQLite drivers are synchronous, so waiting for another
+   * process's lock blocks this event loop, for at most `busyTimeoutMs`.
    */
   private writeWithSweep<T>(work: (now: number, swept: SlotEvent[]) => T): Promise<T> {
     return this.read(() =>
-      this.db
-        .transaction(() => {
+      this.db.transaction(
+        () => {
           const now = this.now();
           return work(now, this.sweep(now));
-        })
-        .immediate(),
+        },
+        { behavior: 'immediate' },
+      ),
     );
   }
 
@@ -458,10 +459,10 @@ function isRowHolding(row: WorkerRow, now: number): boolean {
 }
 
 /** Creates the tables, and adds the columns that files of an earlier version lack. */
-function createSchema(db: Database.Database): void {
+function createSchema(db: SqliteDatabase): void {
   db.exec(SCHEMA);
   for (const added of ADDED_COLUMNS) {
-    const columns = db.pragma(`table_info(${added.table})`) as { name: string }[];
+    const columns = db.pragma(`table_info(${added.table})`);
     if (!columns.some((column) => column.name === added.column)) {
       db.exec(`ALTER TABLE ${added.table} ADD COLUMN ${added.sql}`);
     }

@@ -41,7 +41,16 @@ export function openCollections(db: Db): Collections {
 export async function ensureIndexes(c: Collections): Promise<void> {
   await c.tenants.createIndexes([{ key: { name: 1 }, name: 'tenant_name', unique: true }]);
   await c.apiKeys.createIndexes([{ key: { keyHash: 1 }, name: 'api_key_hash', unique: true }]);
-  await c.bots.createIndexes([{ key: { tenantId: 1, createdAt: 1, seq: 1 }, name: 'bot_tenant' }]);
+  await c.bots.createIndexes([
+    { key: { tenantId: 1, createdAt: 1, seq: 1 }, name: 'bot_tenant' },
+    // Only bots with a key are indexed, so the many bots without one do not collide.
+    {
+      key: { inboundKey: 1 },
+      name: 'bot_inbound_key',
+      unique: true,
+      partialFilterExpression: { inboundKey: { $type: 'string' } },
+    },
+  ]);
   await c.campaigns.createIndexes([
     { key: { tenantId: 1, createdAt: 1, seq: 1 }, name: 'campaign_tenant' },
     { key: { status: 1, createdAt: 1, seq: 1 }, name: 'campaign_status' },
@@ -56,7 +65,20 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     { key: { tenantId: 1, seq: -1 }, name: 'call_tenant' },
     { key: { campaignId: 1, status: 1 }, name: 'call_campaign' },
     { key: { contactId: 1, attempt: -1 }, name: 'call_contact' },
+    { key: { tenantId: 1, direction: 1, seq: -1 }, name: 'call_tenant_direction' },
+    { key: { direction: 1, status: 1, updatedAt: 1 }, name: 'call_direction_status' },
   ]);
+}
+
+/**
+ * Brings documents stored by earlier versions up to date; safe to run on every start.
+ * Calls stored before inbound lines existed are outbound.
+ */
+export async function migrateDocuments(c: Collections): Promise<void> {
+  await c.calls.updateMany(
+    { direction: { $exists: false } },
+    { $set: { direction: 'outbound', from: null } },
+  );
 }
 
 /** Returns true for a unique index violation (server error 11000). */

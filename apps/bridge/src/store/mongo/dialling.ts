@@ -165,6 +165,8 @@ async function claimOne(
       seq: await nextSeq(c, 'calls'),
       tenantId: campaign.tenantId,
       botId: campaign.botId,
+      direction: 'outbound',
+      from: null,
       campaignId: campaign.id,
       contactId: contact.id,
       attempt,

@@ -11,9 +11,11 @@ import type {
   ApiKeyRecord,
   Bot,
   Call,
+  CallDirection,
   CallRecording,
   CallStatusEntry,
   Campaign,
+  CarrierCredentialProvider,
   Contact,
   Tenant,
 } from '../types.js';
@@ -22,6 +24,8 @@ export interface TenantDoc {
   _id: string;
   name: string;
   createdAt: string;
+  /** Webhook signing secrets by carrier; absent until the tenant stores one. */
+  carrierCredentials?: Partial<Record<CarrierCredentialProvider, string>>;
 }
 
 export interface ApiKeyDoc {
@@ -40,6 +44,8 @@ export interface BotDoc {
   name: string;
   config: unknown;
   revision: number;
+  /** Absent on bots stored before inbound lines existed. */
+  inboundKey?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -105,6 +111,9 @@ export interface CallDoc {
   seq: number;
   tenantId: string;
   botId: string;
+  /** Absent on calls stored before inbound lines existed, which are all outbound. */
+  direction?: CallDirection;
+  from?: string | null;
   campaignId: string | null;
   contactId: string | null;
   attempt: number;
@@ -147,6 +156,7 @@ export function toBot(doc: BotDoc): Bot {
     name: doc.name,
     config: BotConfig.parse(doc.config),
     revision: doc.revision,
+    inboundKey: doc.inboundKey ?? null,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
@@ -201,6 +211,8 @@ export function toCall(doc: CallDoc): Call {
     id: doc._id,
     tenantId: doc.tenantId,
     botId: doc.botId,
+    direction: doc.direction ?? 'outbound',
+    from: doc.from ?? null,
     campaignId: doc.campaignId,
     contactId: doc.contactId,
     attempt: doc.attempt,

@@ -12,6 +12,7 @@ import type { CallResult, BotConfig } from '@voxfleet/schema';
 import { BridgeError, botNotFound } from '../../errors.js';
 import { decodeCursor, toPage } from '../sqlite/rows.js';
 import type {
+  AbandonedCall,
   ApiKeyRecord,
   Bot,
   BridgeStore,
@@ -23,6 +24,7 @@ import type {
   CallStatusUpdate,
   Campaign,
   CampaignProgress,
+  CarrierCredentialProvider,
   ClaimOptions,
   ClaimedAttempt,
   OpenCall,
@@ -33,15 +35,23 @@ import type {
   NewApiKey,
   NewCampaign,
   NewContact,
+  NewInboundCall,
   Page,
   SaveResultOutcome,
   Tenant,
 } from '../types.js';
 import { DEFAULT_ATTEMPT_STALE_MS } from '../types.js';
 import * as campaigns from './campaigns.js';
-import { ensureIndexes, isDuplicateKeyError, nextSeq, openCollections } from './collections.js';
+import {
+  ensureIndexes,
+  isDuplicateKeyError,
+  migrateDocuments,
+  nextSeq,
+  openCollections,
+} from './collections.js';
 import type { Collections } from './collections.js';
 import * as dialling from './dialling.js';
+import * as inbound from './inbound.js';
 import { toApiKey, toBot, toCall, toHistory, toTenant } from './documents.js';
 import type { BotDoc } from './documents.js';
 import { closeAbandonedCalls, listOpenCalls } from './open-calls.js';
@@ -86,6 +96,7 @@ export class MongoStore implements BridgeStore {
       await client.connect();
       const collections = openCollections(client.db(this.#options.dbName));
       await ensureIndexes(collections);
+      await migrateDocuments(collections);
       this.#client = client;
       this.#collections = collections;
     } catch (err) {
@@ -212,6 +223,7 @@ export class MongoStore implements BridgeStore {
       name: input.name,
       config: input.config,
       revision: 1,
+      inboundKey: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -227,6 +239,19 @@ export class MongoStore implements BridgeStore {
   async getBot(tenantId: string, botId: string): Promise<Bot | null> {
     const doc = await this.#c.bots.findOne({ _id: botId, tenantId });
     return doc === null ? null : toBot(doc);
+  }
+
+  async findBotByInboundKey(inboundKey: string): Promise<Bot | null> {
+    return inbound.findBotByInboundKey(this.#c, inboundKey);
+  }
+
+  async rotateInboundKey(
+    tenantId: string,
+    botId: string,
+    inboundKey: string,
+    now: string,
+  ): Promise<Bot> {
+    return inbound.rotateInboundKey(this.#c, tenantId, botId, inboundKey, now);
   }
 
   async getBotById(botId: string): Promise<Bot | null> {
@@ -299,7 +324,10 @@ export class MongoStore implements BridgeStore {
   ): Promise<ClaimedAttempt[]> {
     const staleMs = options.attemptStaleMs ?? DEFAULT_ATTEMPT_STALE_MS;
     // Each close releases its campaign slot, so the claim that follows can use it.
-    const abandoned = await closeAbandonedCalls(this.#c, now, staleMs);
+    const abandoned = [
+      ...(await closeAbandonedCalls(this.#c, now, staleMs)),
+      ...(await inbound.closeAbandonedInboundCalls(this.#c, now, staleMs)),
+    ];
     if (abandoned.length > 0) options.onAbandoned?.(abandoned);
     return dialling.claimAttempts(this.#c, limit, now);
   }
@@ -326,6 +354,29 @@ export class MongoStore implements BridgeStore {
 
   async setCallRecording(callId: string, recording: CallRecording): Promise<Call> {
     return dialling.setCallRecording(this.#c, callId, recording);
+  }
+
+  async createInboundCall(call: NewInboundCall): Promise<Call> {
+    return inbound.createInboundCall(this.#c, call);
+  }
+
+  async closeAbandonedInboundCalls(now: string, staleMs: number): Promise<AbandonedCall[]> {
+    return inbound.closeAbandonedInboundCalls(this.#c, now, staleMs);
+  }
+
+  async getCarrierCredential(
+    tenantId: string,
+    provider: CarrierCredentialProvider,
+  ): Promise<string | null> {
+    return inbound.getCarrierCredential(this.#c, tenantId, provider);
+  }
+
+  async setCarrierCredential(
+    tenantId: string,
+    provider: CarrierCredentialProvider,
+    secret: string | null,
+  ): Promise<void> {
+    await inbound.setCarrierCredential(this.#c, tenantId, provider, secret);
   }
 
   async getCallById(callId: string): Promise<Call | null> {

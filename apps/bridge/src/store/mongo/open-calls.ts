@@ -162,7 +162,7 @@ async function cachedCampaign(
 }
 
 /** Reads the bot's `maxCallDurationMs`, or returns the BotConfig default when the bot or the field is missing. */
-async function maxCallDurationMs(c: Collections, botId: string): Promise<number> {
+export async function maxCallDurationMs(c: Collections, botId: string): Promise<number> {
   const bot = await c.bots.findOne({ _id: botId }, { projection: { config: 1 } });
   const config = bot?.config;
   if (typeof config === 'object' && config !== null && 'maxCallDurationMs' in config) {

@@ -123,6 +123,9 @@ export function callListFilter(
   if (filter.campaignId !== undefined) query.campaignId = filter.campaignId;
   if (filter.botId !== undefined) query.botId = filter.botId;
   if (filter.status !== undefined) query.status = filter.status;
+  // A call not yet migrated has no direction and is outbound.
+  if (filter.direction === 'inbound') query.direction = 'inbound';
+  if (filter.direction === 'outbound') query.direction = { $ne: 'inbound' };
   return query;
 }
 

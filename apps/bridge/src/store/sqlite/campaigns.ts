@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Database } from 'better-sqlite3';
+import type { SqliteDatabase as Database } from '@voxfleet/sqlite';
 
 import { BridgeError, botNotFound, campaignNotFound } from '../../errors.js';
 import type {
@@ -53,7 +53,7 @@ export function createCampaign(db: Database, tenantId: string, input: NewCampaig
       now,
     );
     return campaign;
-  })();
+  });
 }
 
 export function listCampaigns(db: Database, tenantId: string): Campaign[] {
@@ -140,7 +140,7 @@ export function startCampaign(
       );
     }
     return setCampaignStatus(db, campaign, 'running', now);
-  })();
+  });
 }
 
 export function pauseCampaign(
@@ -160,7 +160,7 @@ export function pauseCampaign(
       );
     }
     return setCampaignStatus(db, campaign, 'paused', now);
-  })();
+  });
 }
 
 function requireCampaign(db: Database, tenantId: string, campaignId: string): Campaign {
@@ -224,7 +224,7 @@ export function importContacts(
       else imported++;
     });
     return { imported, duplicateIndexes };
-  })();
+  });
 }
 
 export function listContacts(

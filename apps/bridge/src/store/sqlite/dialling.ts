@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 
 import { isFinalCallStatus } from '@voxfleet/schema';
 import type { CallResult, CallStatus } from '@voxfleet/schema';
-import type { Database } from 'better-sqlite3';
+import type { SqliteDatabase as Database } from '@voxfleet/sqlite';
 
 import { BridgeError, callNotFound } from '../../errors.js';
 import type {
@@ -118,7 +118,7 @@ export function claimAttempts(db: Database, limit: number, now: string): Claimed
       }
     }
     return claimed;
-  })();
+  });
 }
 
 /** Returns whether `next` may replace `current` under the lifecycle rules. */
@@ -188,7 +188,7 @@ export function applyCallStatus(
     }
 
     return { call: toCall(loadCallRow(db, callId)), statusChanged, contact, campaignCompleted };
-  })();
+  });
 }
 
 /** Marks a running or paused campaign completed once no contact is pending or dialling. */
@@ -236,7 +236,7 @@ export function requeueCall(db: Database, callId: string, now: string): Contact 
        WHERE id = ?`,
     ).run(attempts, lastCallId, now, contact.id);
     return { ...contact, state: 'pending' as const, attempts, lastCallId, updatedAt: now };
-  })();
+  });
 }
 
 /** Serialises a value with sorted object keys, so equal results compare equal. */
@@ -301,7 +301,7 @@ export function saveCallResult(
       addHistory(db, callId, next, result.endedAt, result.error ?? `result: ${result.outcome}`);
     }
     return { call: toCall(loadCallRow(db, callId)), duplicate: false };
-  })();
+  });
 }
 
 export function setCallRecording(db: Database, callId: string, recording: CallRecording): void {

@@ -3,9 +3,9 @@
  * once, inside one transaction, and `PRAGMA user_version` records how many have run.
  * Append new migrations; never edit one that has shipped.
  */
-import type { Database } from 'better-sqlite3';
+import type { SqliteDatabase as Database } from '@voxfleet/sqlite';
 
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
@@ -103,11 +103,30 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX call_status_history_call ON call_status_history(call_id, seq);
   `,
+  // Inbound lines: every call stored before is outbound; a bot gets its webhook key and a
+  // tenant its carrier secrets. SQLite lets a UNIQUE index hold many NULL keys.
+  `
+  ALTER TABLE calls ADD COLUMN direction TEXT NOT NULL DEFAULT 'outbound';
+  ALTER TABLE calls ADD COLUMN from_phone TEXT;
+  CREATE INDEX calls_tenant_direction ON calls(tenant_id, direction, seq);
+  CREATE INDEX calls_direction_status ON calls(direction, status, updated_at);
+
+  ALTER TABLE bots ADD COLUMN inbound_key TEXT;
+  CREATE UNIQUE INDEX bots_inbound_key ON bots(inbound_key);
+
+  CREATE TABLE carrier_credentials (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    provider TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, provider)
+  );
+  `,
 ];
 
 /** Applies pending migrations and returns how many ran. */
 export function migrate(db: Database): number {
-  const current = Number(db.pragma('user_version', { simple: true }));
+  const current = Number(db.pragmaValue('user_version'));
   let applied = 0;
   for (let version = current; version < MIGRATIONS.length; version++) {
     const sql = MIGRATIONS[version];
@@ -115,7 +134,7 @@ export function migrate(db: Database): number {
     db.transaction(() => {
       db.exec(sql);
       db.pragma(`user_version = ${version + 1}`);
-    })();
+    });
     applied++;
   }
   return applied;

@@ -3,7 +3,7 @@
  * closing the ones no dialler has updated for too long (the claim's abandoned sweep).
  */
 import type { CallStatus } from '@voxfleet/schema';
-import type { Database } from 'better-sqlite3';
+import type { SqliteDatabase as Database } from '@voxfleet/sqlite';
 
 import { DEFAULT_MAX_CALL_DURATION_MS } from '../types.js';
 import type { AbandonedCall, Campaign, OpenCall, OpenCallFilter } from '../types.js';
@@ -158,7 +158,7 @@ function cachedCampaign(
 }
 
 /** Reads the bot's `maxCallDurationMs`, or returns the BotConfig default when the bot or the field is missing. */
-function maxCallDurationMs(db: Database, botId: string): number {
+export function maxCallDurationMs(db: Database, botId: string): number {
   const row = db.prepare('SELECT config FROM bots WHERE id = ?').get(botId) as
     { config: string } | undefined;
   if (row === undefined) return DEFAULT_MAX_CALL_DURATION_MS;

@@ -38,6 +38,7 @@ export interface BotRow {
   name: string;
   config: string;
   revision: number;
+  inbound_key: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -78,6 +79,8 @@ export interface CallRow {
   id: string;
   tenant_id: string;
   bot_id: string;
+  direction: string;
+  from_phone: string | null;
   campaign_id: string | null;
   contact_id: string | null;
   attempt: number;
@@ -100,6 +103,7 @@ export interface CallRow {
 const CampaignStatusSchema = z.enum(['draft', 'running', 'paused', 'completed']);
 const ContactStateSchema = z.enum(['pending', 'dialling', 'done', 'failed']);
 const Variables = z.record(z.string(), z.string());
+const CallDirectionSchema = z.enum(['outbound', 'inbound']);
 
 export function toTenant(row: TenantRow): Tenant {
   return { id: row.id, name: row.name, createdAt: row.created_at };
@@ -116,6 +120,7 @@ export function toBot(row: BotRow): Bot {
     name: row.name,
     config: BotConfig.parse(JSON.parse(row.config)),
     revision: row.revision,
+    inboundKey: row.inbound_key,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -168,6 +173,8 @@ export function toCall(row: CallRow): Call {
     id: row.id,
     tenantId: row.tenant_id,
     botId: row.bot_id,
+    direction: CallDirectionSchema.parse(row.direction),
+    from: row.from_phone,
     campaignId: row.campaign_id,
     contactId: row.contact_id,
     attempt: row.attempt,

@@ -1,19 +1,19 @@
 /**
- * The SQLite implementation of `BridgeStore` on better-sqlite3: WAL journal, foreign keys
- * on, migrations at `init()`. better-sqlite3 is synchronous, so every transaction runs to
- * its end before another request's query starts.
+ * The SQLite implementation of `BridgeStore` on @voxfleet/sqlite: WAL journal, foreign
+ * keys on, migrations at `init()`. Both of its drivers are synchronous, so every
+ * transaction runs to its end before another request's query starts.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
-import Database from 'better-sqlite3';
-import type { Database as SqliteDatabase } from 'better-sqlite3';
+import { openDatabase, type SqliteDatabase } from '@voxfleet/sqlite';
 import { CallStatus } from '@voxfleet/schema';
 import type { BotConfig, CallResult } from '@voxfleet/schema';
 
 import { BridgeError, botNotFound } from '../../errors.js';
 import type {
+  AbandonedCall,
   ApiKeyRecord,
   Bot,
   BridgeStore,
@@ -25,6 +25,7 @@ import type {
   CallStatusOutcome,
   CallStatusUpdate,
   Campaign,
+  CarrierCredentialProvider,
   CampaignProgress,
   ClaimOptions,
   ClaimedAttempt,
@@ -34,6 +35,7 @@ import type {
   NewApiKey,
   NewCampaign,
   NewContact,
+  NewInboundCall,
   OpenCall,
   OpenCallFilter,
   Page,
@@ -43,6 +45,7 @@ import type {
 import { DEFAULT_ATTEMPT_STALE_MS } from '../types.js';
 import * as campaigns from './campaigns.js';
 import * as dialling from './dialling.js';
+import * as inbound from './inbound.js';
 import { migrate } from './migrations.js';
 import { closeAbandonedCalls, listOpenCalls } from './open-calls.js';
 import { decodeCursor, toApiKey, toBot, toCall, toPage, toTenant } from './rows.js';
@@ -66,10 +69,9 @@ export class SqliteStore implements BridgeStore {
     if (this.#db !== null) return;
     if (this.#closed) throw new BridgeError('STORE_UNAVAILABLE', 'store is closed');
     if (this.#path !== ':memory:') mkdirSync(dirname(this.#path), { recursive: true });
-    const db = new Database(this.#path);
+    const db = openDatabase({ path: this.#path, busyTimeoutMs: 5000 });
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     migrate(db);
     this.#db = db;
   }
@@ -113,7 +115,7 @@ export class SqliteStore implements BridgeStore {
       }
       const tenant = this.#insertTenant(name);
       return { tenant, apiKey: this.#insertKey(tenant.id, key) };
-    })();
+    });
   }
 
   async ensureTenantKey(
@@ -133,7 +135,7 @@ export class SqliteStore implements BridgeStore {
       const tenant = row === undefined ? this.#insertTenant(name) : toTenant(row);
       this.#insertKey(tenant.id, key);
       return { tenant, created: true };
-    })();
+    });
   }
 
   #insertTenant(name: string): Tenant {
@@ -178,6 +180,7 @@ export class SqliteStore implements BridgeStore {
       name: input.name,
       config: input.config,
       revision: 1,
+      inboundKey: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -204,6 +207,19 @@ export class SqliteStore implements BridgeStore {
     return row === undefined ? null : toBot(row);
   }
 
+  async findBotByInboundKey(inboundKey: string): Promise<Bot | null> {
+    return inbound.findBotByInboundKey(this.#conn, inboundKey);
+  }
+
+  async rotateInboundKey(
+    tenantId: string,
+    botId: string,
+    inboundKey: string,
+    now: string,
+  ): Promise<Bot> {
+    return inbound.rotateInboundKey(this.#conn, tenantId, botId, inboundKey, now);
+  }
+
   async getBotById(botId: string): Promise<Bot | null> {
     const row = this.#conn.prepare('SELECT * FROM bots WHERE id = ?').get(botId) as
       BotRow | undefined;
@@ -226,7 +242,7 @@ export class SqliteStore implements BridgeStore {
         .run(input.name, JSON.stringify(input.config), now, botId, tenantId).changes;
       if (changes === 0) throw botNotFound(botId);
       return toBot(db.prepare('SELECT * FROM bots WHERE id = ?').get(botId) as BotRow);
-    })();
+    });
   }
 
   async createCampaign(tenantId: string, input: NewCampaign): Promise<Campaign> {
@@ -280,9 +296,12 @@ export class SqliteStore implements BridgeStore {
     // The inner claim transaction becomes a savepoint of this one, so the sweep and the
     // claim commit together.
     const { abandoned, claimed } = db.transaction(() => ({
-      abandoned: closeAbandonedCalls(db, now, staleMs),
+      abandoned: [
+        ...closeAbandonedCalls(db, now, staleMs),
+        ...inbound.closeAbandonedInboundCalls(db, now, staleMs),
+      ],
       claimed: dialling.claimAttempts(db, limit, now),
-    }))();
+    }));
     if (abandoned.length > 0) options.onAbandoned?.(abandoned);
     return claimed;
   }
@@ -310,6 +329,30 @@ export class SqliteStore implements BridgeStore {
   async setCallRecording(callId: string, recording: CallRecording): Promise<Call> {
     dialling.setCallRecording(this.#conn, callId, recording);
     return toCall(this.#conn.prepare('SELECT * FROM calls WHERE id = ?').get(callId) as CallRow);
+  }
+
+  async createInboundCall(call: NewInboundCall): Promise<Call> {
+    return inbound.createInboundCall(this.#conn, call);
+  }
+
+  async closeAbandonedInboundCalls(now: string, staleMs: number): Promise<AbandonedCall[]> {
+    return inbound.closeAbandonedInboundCalls(this.#conn, now, staleMs);
+  }
+
+  async getCarrierCredential(
+    tenantId: string,
+    provider: CarrierCredentialProvider,
+  ): Promise<string | null> {
+    return inbound.getCarrierCredential(this.#conn, tenantId, provider);
+  }
+
+  async setCarrierCredential(
+    tenantId: string,
+    provider: CarrierCredentialProvider,
+    secret: string | null,
+    now: string,
+  ): Promise<void> {
+    inbound.setCarrierCredential(this.#conn, tenantId, provider, secret, now);
   }
 
   async getCallById(callId: string): Promise<Call | null> {
@@ -343,6 +386,7 @@ export class SqliteStore implements BridgeStore {
       .prepare(
         `SELECT * FROM calls WHERE tenant_id = ? AND seq < ?
            AND (? IS NULL OR campaign_id = ?) AND (? IS NULL OR bot_id = ?) AND (? IS NULL OR status = ?)
+           AND (? IS NULL OR direction = ?)
          ORDER BY seq DESC LIMIT ?`,
       )
       .all(
@@ -354,6 +398,8 @@ export class SqliteStore implements BridgeStore {
         filter.botId ?? null,
         filter.status ?? null,
         filter.status ?? null,
+        filter.direction ?? null,
+        filter.direction ?? null,
         filter.limit + 1,
       ) as CallRow[];
     return toPage(rows, filter.limit, toCall);
