@@ -4,7 +4,8 @@
  * reservations per second, full reserve+confirm+release cycles per second, and reserve
  * latency p50/p99 at 100, 1,000 and 10,000 registered slots. Two baselines run on the same
  * server: a no-op Lua script run with EVALSHA, and redis-semaphore's acquire+release. It
- * also counts the Redis requests one dispatch costs.
+ * also measures three no-op requests in sequence, the upper bound of a three-request cycle,
+ * and counts the Redis requests one dispatch costs.
  *
  * The last line has the form
  * `ratio_reserve_vs_noop_lua=<x> ratio_cycle_vs_redis_semaphore=<y> p99_10k_over_100=<z>`,
@@ -133,10 +134,12 @@ async function main(): Promise<void> {
         `${settings.durationMs / 1000} s per case, ${cpus().length} CPUs, Node ${process.version}`,
     );
     const noopRuns: BaselineResult[] = [];
+    const noopCycleRuns: BaselineResult[] = [];
     const semaphoreRuns = new Map<number, BaselineResult[]>();
     const registryRuns = new Map<number, SlotsResult[]>();
     for (let round = 0; round < ROUNDS; round += 1) {
       noopRuns.push(await measureNoopLua(settings));
+      noopCycleRuns.push(await measureNoopLua(settings, 3));
       for (const slots of SLOT_COUNTS) {
         const semaphore = await measureSemaphore(settings, slots);
         semaphoreRuns.set(slots, [...(semaphoreRuns.get(slots) ?? []), semaphore]);
@@ -149,6 +152,14 @@ async function main(): Promise<void> {
     console.log(
       `no-op Lua (EVALSHA): ${formatRate(noop.rate)}/s, ` +
         `Redis CPU ${(noop.serverMicros / noop.operations).toFixed(1)} µs each`,
+    );
+    const noopCycle = combineBaselines(noopCycleRuns);
+    const semaphoreRates = [...semaphoreRuns.values()].map((runs) => combineBaselines(runs).rate);
+    console.log(
+      `three no-op Lua requests in sequence: ${formatRate(noopCycle.rate)}/s ` +
+        `(${(noopCycle.rate / Math.max(...semaphoreRates)).toFixed(2)}-` +
+        `${(noopCycle.rate / Math.min(...semaphoreRates)).toFixed(2)}x redis-semaphore), ` +
+        'the most cycles of three requests this client can send',
     );
     const results: { result: SlotsResult; semaphore: BaselineResult }[] = [];
     for (const slots of SLOT_COUNTS) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { openRegistry } from '../src/index.js';
 import { runContractSuite, reserveRequest, worker } from './contract.js';
@@ -53,7 +54,7 @@ test('redis keys of a pool share a hash tag', async () => {
       `${keyPrefix}{blue}:events`,
       `${keyPrefix}{blue}:expiry`,
       `${keyPrefix}{blue}:fence`,
-      `${keyPrefix}{blue}:workers`,
+      `${keyPrefix}{blue}:worker:w1`,
     ]);
   } finally {
     client.disconnect();
@@ -66,10 +67,10 @@ test('redis default key prefix is voxfleet', async () => {
   const client = new Redis(server().url);
   try {
     await registry.register(worker('prefix-check', { pool: 'prefix-check' }));
-    assert.equal(await client.exists('voxfleet:{prefix-check}:workers'), 1);
+    assert.equal(await client.exists('voxfleet:{prefix-check}:worker:prefix-check'), 1);
     await registry.deregister('prefix-check');
   } finally {
-    await client.del('voxfleet:pools', 'voxfleet:{prefix-check}:workers');
+    await client.del('voxfleet:pools', 'voxfleet:{prefix-check}:worker:prefix-check');
     client.disconnect();
     await registry.close();
   }
@@ -148,6 +149,104 @@ test('redis restart loses state until workers re-register', async () => {
     assert.ok(after.fence > running.fence, `fence ${after.fence} after ${running.fence}`);
     assert.equal(await registry.release(running.workerId, running.token), true);
   } finally {
+    await registry.close();
+  }
+});
+
+test('redis reserve skips and expires a dead idle worker', async () => {
+  const registry = await openRegistry(server().url, { keyPrefix: `dead-${randomUUID()}:` });
+  try {
+    // w1 comes first in id order, so the reserve meets it before w2.
+    await registry.register(worker('w1', { ttlMs: 200 }));
+    await registry.register(worker('w2'));
+    const start = await registry.readEvents(null, 100);
+    await sleep(400);
+
+    const reservation = await registry.reserve(reserveRequest('c1'));
+    assert.equal(reservation?.workerId, 'w2');
+    const { events } = await registry.readEvents(start.lastId, 100);
+    assert.deepEqual(
+      events.map((event) => `${event.type}:${event.workerId}`),
+      ['expired:w1', 'reserved:w2'],
+    );
+    assert.deepEqual(await registry.reap(), [], 'the expiry is reported once');
+    assert.equal(await registry.heartbeat('w1', 60_000), false);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis reserve sweeps lapses only when the pool is full', async () => {
+  const registry = await openRegistry(server().url, { keyPrefix: `lapse-${randomUUID()}:` });
+  try {
+    await registry.register(worker('w1'));
+    await registry.register(worker('w2'));
+    const lapsing = await registry.reserve(reserveRequest('c1', { reservationTtlMs: 150 }));
+    assert.equal(lapsing?.workerId, 'w1');
+    const start = await registry.readEvents(null, 100);
+    await sleep(300);
+
+    // An idle worker is left, so this reserve does not need the lapsed slot.
+    const second = await registry.reserve(reserveRequest('c2'));
+    assert.equal(second?.workerId, 'w2');
+    let { events } = await registry.readEvents(start.lastId, 100);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['reserved'],
+    );
+
+    // The pool is full now, so the reserve sweeps and takes the lapsed slot.
+    const third = await registry.reserve(reserveRequest('c3'));
+    assert.equal(third?.workerId, 'w1');
+    assert.ok(lapsing && third && third.fence > lapsing.fence);
+    ({ events } = await registry.readEvents(start.lastId, 100));
+    assert.deepEqual(
+      events.map((event) => `${event.type}:${event.callId}`),
+      ['reserved:c2', 'reservation-lapsed:c1', 'reserved:c3'],
+    );
+    assert.equal(await registry.confirm('w1', lapsing?.token ?? ''), 'token-mismatch');
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis quota at its limit is counted after a sweep', async () => {
+  const registry = await openRegistry(server().url, { keyPrefix: `quota-${randomUUID()}:` });
+  const quotas = { tenant: { id: 't1', limit: 1 } };
+  try {
+    await registry.register(worker('w1'));
+    await registry.register(worker('w2'));
+    const lapsing = await registry.reserve(reserveRequest('c1', { reservationTtlMs: 150, quotas }));
+    assert.ok(lapsing);
+    await assert.rejects(registry.reserve(reserveRequest('c2', { quotas })), {
+      code: 'REGISTRY_QUOTA_EXCEEDED',
+    });
+    await sleep(300);
+    // The lapsed reservation still has its holder entry until this reserve sweeps it.
+    const next = await registry.reserve(reserveRequest('c3', { quotas }));
+    // The sweep put w1 back in idle, and it comes first in id order.
+    assert.equal(next?.workerId, 'w1');
+    assert.equal(await registry.confirm('w1', lapsing.token), 'token-mismatch');
+    await assert.rejects(registry.reserve(reserveRequest('c4', { quotas })), {
+      code: 'REGISTRY_QUOTA_EXCEEDED',
+    });
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis functions are loaded again after a flush', async () => {
+  const registry = await openRegistry(server().url, { keyPrefix: `flush-${randomUUID()}:` });
+  const client = new Redis(server().url);
+  try {
+    await registry.register(worker('w1'));
+    assert.equal(await client.call('FUNCTION', 'FLUSH'), 'OK');
+    const reservation = await registry.reserve(reserveRequest('c1'));
+    assert.equal(reservation?.workerId, 'w1');
+    const libraries = (await client.call('FUNCTION', 'LIST')) as unknown[];
+    assert.equal(libraries.length, 1);
+  } finally {
+    client.disconnect();
     await registry.close();
   }
 });

@@ -31,6 +31,8 @@ export interface WorkerChildOptions {
 export class WorkerChild {
   readonly workerId: string;
   readonly messages: ChildMessage[] = [];
+  /** Replies already returned by `command`. */
+  private readonly claimed = new Set<ChildMessage>();
   private readonly child: ChildProcess;
 
   private constructor(workerId: string, child: ChildProcess) {
@@ -125,13 +127,20 @@ export class WorkerChild {
     clearTimeout(timer);
   }
 
+  /**
+   * Sends a command and returns the result of its reply. Each reply is claimed by one
+   * command, so two commands in flight at once never both read the first reply.
+   */
   private async command(command: Record<string, unknown>, reply: string): Promise<unknown> {
     const from = this.messages.length;
     this.child.stdin?.write(`${JSON.stringify(command)}\n`);
     const message = await this.waitFor(
-      (candidate) => candidate.event === reply || candidate.event === 'registry-error',
+      (candidate) =>
+        (candidate.event === reply || candidate.event === 'registry-error') &&
+        !this.claimed.has(candidate),
       from,
     );
+    this.claimed.add(message);
     if (message.event === 'registry-error') throw new Error(message.message);
     return message.result;
   }

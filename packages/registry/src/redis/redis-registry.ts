@@ -1,6 +1,6 @@
 /**
- * The Redis backend: one registry shared by many hosts. Every mutation is one Lua script
- * (see `scripts.ts`), and every expiry uses the Redis server's clock.
+ * The Redis backend: one registry shared by many hosts. Every mutation is one call of a
+ * Lua function (see `scripts.ts`), and every expiry uses the Redis server's clock.
  *
  * Calls that only name a worker (`confirm`, `release`, `heartbeat`, `setDraining`,
  * `deregister`) need the worker's pool, stored in `<prefix>worker-pool:<workerId>`. That
@@ -11,7 +11,7 @@
  * @example
  * const registry = await RedisRegistry.open({ url: 'redis://127.0.0.1:6379' });
  */
-import { createHash } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { Redis, ReplyError } from 'ioredis';
 import type { Logger } from '@voxfleet/logger';
 import {
@@ -42,7 +42,6 @@ import {
   checkPool,
   checkRegistration,
   checkReserveRequest,
-  createToken,
   quotaIds,
 } from '../validate.js';
 import {
@@ -82,47 +81,10 @@ const CONFIRM_RESULTS: readonly ConfirmResult[] = [
   'expired',
 ];
 
-interface Script {
-  source: string;
-  sha: string;
-}
-
-function defineScript(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
-
-const SCRIPTS = {
-  register: defineScript(scripts.REGISTER),
-  heartbeat: defineScript(scripts.HEARTBEAT),
-  deregister: defineScript(scripts.DEREGISTER),
-  reserve: defineScript(scripts.RESERVE),
-  confirm: defineScript(scripts.CONFIRM),
-  release: defineScript(scripts.RELEASE),
-  setDraining: defineScript(scripts.SET_DRAINING),
-  setDrainingWhere: defineScript(scripts.SET_DRAINING_WHERE),
-  list: defineScript(scripts.LIST),
-  reap: defineScript(scripts.REAP),
-};
-
-/** Worker document stored in the pool hash; numbers are decimal strings. */
-interface RedisWorkerDoc {
-  workerId: string;
-  url: string;
-  host: string;
-  pool: string;
-  labels: Record<string, string>;
-  expiresAt: string;
-  draining?: boolean;
-  res?: {
-    token: string;
-    fence: string;
-    callId: string;
-    tenantId?: string;
-    campaignId?: string;
-    deadline: string;
-    confirmed: boolean;
-  };
-}
+/** Each operation's function name in the loaded library, such as `<library>_reserve`. */
+const FUNCTIONS = Object.fromEntries(
+  scripts.FUNCTION_NAMES.map((name) => [name, `${scripts.LIBRARY_NAME}_${name}`]),
+) as Record<scripts.FunctionName, string>;
 
 export class RedisRegistry implements CapacityRegistry {
   private readonly redis: Redis;
@@ -161,22 +123,22 @@ export class RedisRegistry implements CapacityRegistry {
         { cause: err },
       );
     }
-    return new RedisRegistry(
+    const registry = new RedisRegistry(
       redis,
       options.keyPrefix ?? 'voxfleet:',
       options.eventStreamMaxLength ?? 10_000,
     );
+    try {
+      await registry.loadLibrary();
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    return registry;
   }
 
   async register(worker: WorkerRegistration): Promise<void> {
     checkRegistration(worker);
-    const metadata = {
-      workerId: worker.workerId,
-      url: worker.url,
-      host: worker.host,
-      pool: worker.pool,
-      labels: worker.labels,
-    };
     const previous = await this.call(() =>
       this.redis.set(
         this.mappingKey(worker.workerId),
@@ -187,19 +149,21 @@ export class RedisRegistry implements CapacityRegistry {
       ),
     );
     if (previous !== null && previous !== worker.pool) {
-      // NOTE: moving a worker to another pool takes two scripts in two Cluster slots, so it
+      // NOTE: moving a worker to another pool takes two function calls in two Cluster slots, so it
       // is not atomic. The worker starts fresh in the new pool and loses its old reservation.
-      await this.run(SCRIPTS.deregister, previous, [worker.workerId]);
+      await this.run('deregister', previous, [worker.workerId]);
     }
     this.rememberPool(worker.workerId, worker.pool);
     await this.call(() => this.redis.sadd(`${this.prefix}pools`, worker.pool));
     const active = worker.activeReservation;
-    const activeJson = active === undefined ? '' : encodeActive(active);
-    await this.run(SCRIPTS.register, worker.pool, [
+    await this.run('register', worker.pool, [
       worker.workerId,
-      JSON.stringify(metadata),
+      worker.url,
+      worker.host,
+      JSON.stringify(worker.labels),
+      encodeLabelPrefixes(worker.labels),
       String(worker.ttlMs),
-      activeJson,
+      active === undefined ? '' : encodeActive(active),
     ]);
   }
 
@@ -216,7 +180,7 @@ export class RedisRegistry implements CapacityRegistry {
     );
     if (pool === null) return false;
     this.rememberPool(workerId, pool);
-    const found = await this.run(SCRIPTS.heartbeat, pool, [
+    const found = await this.run('heartbeat', pool, [
       workerId,
       String(ttlMs),
       activeReservation === undefined ? '' : encodeActive(activeReservation),
@@ -229,15 +193,15 @@ export class RedisRegistry implements CapacityRegistry {
     this.poolCache.delete(workerId);
     const pool = await this.poolOf(workerId);
     if (pool === null) return;
-    await this.run(SCRIPTS.deregister, pool, [workerId]);
+    await this.run('deregister', pool, [workerId]);
     await this.call(() => this.redis.del(this.mappingKey(workerId)));
   }
 
   async reserve(request: ReserveRequest): Promise<Reservation | null> {
     checkReserveRequest(request);
     const { tenantId, campaignId } = quotaIds(request);
-    const token = createToken();
-    const reply = await this.run(SCRIPTS.reserve, request.pool, [
+    const token = nextToken();
+    const reply = await this.run('reserve', request.pool, [
       request.callId,
       String(request.reservationTtlMs),
       token,
@@ -272,7 +236,7 @@ export class RedisRegistry implements CapacityRegistry {
   async confirm(workerId: string, token: string): Promise<ConfirmResult> {
     checkId('workerId', workerId);
     const reply = await this.runOnWorkerPool(
-      SCRIPTS.confirm,
+      'confirm',
       workerId,
       [workerId, token],
       (result) => result === 'unknown-worker',
@@ -288,7 +252,7 @@ export class RedisRegistry implements CapacityRegistry {
   async release(workerId: string, token: string): Promise<boolean> {
     checkId('workerId', workerId);
     const reply = await this.runOnWorkerPool(
-      SCRIPTS.release,
+      'release',
       workerId,
       [workerId, token],
       (result) => result === 0,
@@ -300,7 +264,7 @@ export class RedisRegistry implements CapacityRegistry {
     checkId('workerId', workerId);
     const pool = await this.poolOf(workerId);
     if (pool === null) return false;
-    const found = await this.run(SCRIPTS.setDraining, pool, [workerId, draining ? '1' : '0']);
+    const found = await this.run('set_draining', pool, [workerId, draining ? '1' : '0']);
     return found === 1;
   }
 
@@ -317,7 +281,7 @@ export class RedisRegistry implements CapacityRegistry {
     }
     let changed = 0;
     for (const pool of pools) {
-      const count = await this.run(SCRIPTS.setDrainingWhere, pool, [
+      const count = await this.run('set_draining_where', pool, [
         draining ? '1' : '0',
         filter.host ?? '',
         filter.workerId ?? '',
@@ -335,11 +299,9 @@ export class RedisRegistry implements CapacityRegistry {
         : [pool];
     const views: SlotView[] = [];
     for (const name of pools) {
-      const reply = (await this.run(SCRIPTS.list, name, [])) as string[];
-      const now = Number(reply[0]);
-      const workers = reply
-        .slice(1)
-        .map((text) => toStoredWorker(JSON.parse(text) as RedisWorkerDoc))
+      const [now, ...hashes] = (await this.run('list', name, [])) as [number, ...string[][]];
+      const workers = hashes
+        .map((fields) => toStoredWorker(fields))
         .sort((a, b) => compareIds(a.workerId, b.workerId));
       views.push(...workers.map((worker) => toSlotView(worker, now)));
     }
@@ -385,7 +347,7 @@ export class RedisRegistry implements CapacityRegistry {
     const pools = await this.call(() => this.redis.smembers(`${this.prefix}pools`));
     const events: SlotEvent[] = [];
     for (const pool of pools.sort()) {
-      const reply = (await this.run(SCRIPTS.reap, pool, [])) as StreamEntry[];
+      const reply = (await this.run('reap', pool, [])) as StreamEntry[];
       events.push(...reply.map(toSlotEvent));
     }
     return events;
@@ -429,44 +391,65 @@ export class RedisRegistry implements CapacityRegistry {
    * and runs the script there if it changed. Returns null when the worker has no pool.
    */
   private async runOnWorkerPool(
-    script: Script,
+    name: scripts.FunctionName,
     workerId: string,
     args: string[],
     notFound: (reply: unknown) => boolean,
   ): Promise<unknown> {
     const cached = this.poolCache.get(workerId);
     if (cached !== undefined) {
-      const reply = await this.run(script, cached, args);
+      const reply = await this.run(name, cached, args);
       if (!notFound(reply)) return reply;
       const pool = await this.poolOf(workerId);
       if (pool === null || pool === cached) return reply;
-      return this.run(script, pool, args);
+      return this.run(name, pool, args);
     }
     const pool = await this.poolOf(workerId);
     if (pool === null) return null;
-    return this.run(script, pool, args);
+    return this.run(name, pool, args);
   }
 
   /**
-   * Runs a pool script by its SHA1 with the pool's keys and the stream length first,
-   * loading it with EVAL when the server does not have it, for example after a restart.
+   * Calls a library function with the pool's keys, the stream length and the pool name
+   * first. When the server does not have the library, for example after a restart, loads
+   * it and calls again.
    */
-  private run(script: Script, pool: string, scriptArgs: string[]): Promise<unknown> {
+  private async run(name: scripts.FunctionName, pool: string, args: string[]): Promise<unknown> {
+    if (this.closed) throw new RegistryClosedError();
     let keys = this.poolKeys.get(pool);
     if (keys === undefined) {
-      keys = scripts.POOL_KEY_NAMES.map((name) => this.key(pool, name));
+      keys = scripts.POOL_KEY_NAMES.map((suffix) => this.key(pool, suffix));
       this.poolKeys.set(pool, keys);
     }
-    const args = [this.eventStreamMaxLength, ...scriptArgs];
-    return this.call(async () => {
-      try {
-        return await this.redis.evalsha(script.sha, keys.length, ...keys, ...args);
-      } catch (err) {
-        const message = err instanceof Error ? err.message : '';
-        if (!message.startsWith('NOSCRIPT')) throw err;
-        return await this.redis.eval(script.source, keys.length, ...keys, ...args);
+    const fn = FUNCTIONS[name];
+    try {
+      return await this.redis.fcall(
+        fn,
+        keys.length,
+        ...keys,
+        this.eventStreamMaxLength,
+        pool,
+        ...args,
+      );
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('ERR Function not found'))) {
+        throw toRegistryError(err);
       }
-    });
+    }
+    await this.loadLibrary();
+    return this.call(() =>
+      this.redis.fcall(fn, keys.length, ...keys, this.eventStreamMaxLength, pool, ...args),
+    );
+  }
+
+  /** Loads the function library; a library of the same name already loaded is kept. */
+  private async loadLibrary(): Promise<void> {
+    try {
+      await this.call(() => this.redis.function('LOAD', scripts.LIBRARY_SOURCE));
+    } catch (err) {
+      const cause = err instanceof RegistryError ? err.cause : undefined;
+      if (!(cause instanceof Error && cause.message.includes('already exists'))) throw err;
+    }
   }
 
   private async call<T>(command: () => Promise<T>): Promise<T> {
@@ -474,16 +457,39 @@ export class RedisRegistry implements CapacityRegistry {
     try {
       return await command();
     } catch (err) {
-      if (err instanceof RegistryError) throw err;
-      if (err instanceof ReplyError) {
-        throw new RegistryUnavailableError('Redis registry rejected a command', {
-          cause: err,
-          retryable: false,
-        });
-      }
-      throw new RegistryUnavailableError('Redis registry is unreachable', { cause: err });
+      throw toRegistryError(err);
     }
   }
+}
+
+function toRegistryError(err: unknown): RegistryError {
+  if (err instanceof RegistryError) return err;
+  if (err instanceof ReplyError) {
+    return new RegistryUnavailableError('Redis registry rejected a command', {
+      cause: err,
+      retryable: false,
+    });
+  }
+  return new RegistryUnavailableError('Redis registry is unreachable', { cause: err });
+}
+
+/** Bytes of randomness drawn at once for tokens; 16 bytes make one token. */
+const TOKEN_POOL_BYTES = 4096;
+const tokenPool = Buffer.alloc(TOKEN_POOL_BYTES);
+let tokenOffset = TOKEN_POOL_BYTES;
+
+/**
+ * Returns 128 random bits, URL-safe, like `createToken`, but draws them from the CSPRNG
+ * 4 KiB at a time, which costs less per reservation than one call per token.
+ */
+function nextToken(): string {
+  if (tokenOffset + 16 > TOKEN_POOL_BYTES) {
+    randomFillSync(tokenPool);
+    tokenOffset = 0;
+  }
+  const token = tokenPool.toString('base64url', tokenOffset, tokenOffset + 16);
+  tokenOffset += 16;
+  return token;
 }
 
 /** Logs the first error of an outage and the recovery, not every reconnect attempt. */
@@ -529,28 +535,55 @@ function compareIds(a: string, b: string): number {
   return 0;
 }
 
-function toStoredWorker(doc: RedisWorkerDoc): StoredWorker {
-  const res = doc.res;
+/**
+ * Converts a worker hash, as the flat field list HGETALL returns, to the backend-neutral
+ * form. Numbers are decimal strings; an empty quota id means none.
+ */
+function toStoredWorker(fields: string[]): StoredWorker {
+  const hash = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i];
+    const value = fields[i + 1];
+    if (name !== undefined && value !== undefined) hash.set(name, value);
+  }
+  const field = (name: string) => hash.get(name) ?? '';
+  const state = field('state');
   return {
-    workerId: doc.workerId,
-    url: doc.url,
-    host: doc.host,
-    pool: doc.pool,
-    // cjson writes an empty Lua table as {}, so labels always decode to an object.
-    labels: doc.labels,
-    expiresAt: Number(doc.expiresAt),
-    draining: doc.draining === true,
+    workerId: field('workerId'),
+    url: field('url'),
+    host: field('host'),
+    pool: field('pool'),
+    labels: JSON.parse(field('labels') || '{}') as Record<string, string>,
+    expiresAt: Number(field('expiresAt')),
+    draining: field('draining') === '1',
     reservation:
-      res === undefined
+      state === ''
         ? null
         : {
-            token: res.token,
-            fence: Number(res.fence),
-            callId: res.callId,
-            tenantId: res.tenantId ?? null,
-            campaignId: res.campaignId ?? null,
-            deadline: Number(res.deadline),
-            confirmed: res.confirmed,
+            token: field('token'),
+            fence: Number(field('fence')),
+            callId: field('callId'),
+            tenantId: field('tenantId') || null,
+            campaignId: field('campaignId') || null,
+            deadline: Number(field('deadline')),
+            // A lapsed reservation is past its deadline, so it is shown as not holding.
+            confirmed: state === 'busy',
           },
   };
+}
+
+/**
+ * JSON array of the `idle` member prefixes of the worker's labels
+ * (`l<#key>:<key><#value>:<value>`), or '' without labels; see `scripts.ts`.
+ */
+function encodeLabelPrefixes(labels: Record<string, string>): string {
+  const prefixes = Object.entries(labels).map(
+    ([key, value]) => `l${utf8Length(key)}:${key}${utf8Length(value)}:${value}`,
+  );
+  return prefixes.length === 0 ? '' : JSON.stringify(prefixes);
+}
+
+/** Lua's `#` counts bytes, so the prefixes use the UTF-8 length. */
+function utf8Length(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
