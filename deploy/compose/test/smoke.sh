@@ -58,6 +58,7 @@ free_port() {
 api_key=$(secret)
 git_sha=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 bridge_port=$(free_port)
+ui_port=$(free_port)
 cat >"$env_file" <<ENV
 BRIDGE_INTERNAL_TOKEN=$(secret)
 BRIDGE_BOOTSTRAP_API_KEY=$api_key
@@ -68,7 +69,7 @@ WORKER_REPLICAS=4
 CARRIER_SIM_SPEED=${SMOKE_SIM_SPEED:-10}
 BRIDGE_PUBLISH_PORT=$bridge_port
 DIALLER_PUBLISH_PORT=$(free_port)
-UI_PUBLISH_PORT=$(free_port)
+UI_PUBLISH_PORT=$ui_port
 VOXFLEET_IMAGE_PREFIX=voxfleet
 VOXFLEET_TAG=$tag
 GIT_SHA=$git_sha
@@ -82,18 +83,21 @@ images=(
   "carrier-sim apps/carrier-sim/Dockerfile"
   "voxui apps/ui/Dockerfile"
 )
+# No --pull flag: the docker CLI's builder takes only true or false there, and without it
+# Podman uses the local stand-in base images. --force-rm, because Podman otherwise keeps the
+# build container of a failed step.
 for entry in "${images[@]}"; do
   read -r service dockerfile <<<"$entry"
   build_started=$SECONDS
   log "building voxfleet/$service:$tag from $dockerfile"
-  if ! docker build -f "$root/$dockerfile" -t "voxfleet/$service:$tag" \
+  if ! docker build --force-rm -f "$root/$dockerfile" -t "voxfleet/$service:$tag" \
     --build-arg GIT_SHA="$git_sha" "$root" >"$work/build-$service.log" 2>&1; then
     tail -n 40 "$work/build-$service.log"
     log "building voxfleet/$service:$tag failed; the last 40 lines of its output are above"
     exit 1
   fi
   size=$(docker image inspect -f '{{.Size}}' "voxfleet/$service:$tag")
-  log "built voxfleet/$service:$tag: $((size / 1000000)) MB in $((SECONDS - build_started)) s"
+  log "built voxfleet/$service:$tag: $(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }') MB in $((SECONDS - build_started)) s"
 done
 
 log "starting the stack (project $project, voxbridge on 127.0.0.1:$bridge_port)"
@@ -114,6 +118,18 @@ worker_ids=$(compose ps -q voxcore-worker)
 hostnames=()
 for id in $worker_ids; do hostnames+=("$(docker inspect -f '{{.Config.Hostname}}' "$id")"); done
 node "$compose_dir/test/check-workers.mjs" "http://127.0.0.1:$bridge_port" "$api_key" "${hostnames[@]}"
+
+# voxui serves the dashboard and passes /v1/ on to voxbridge.
+ui=http://127.0.0.1:$ui_port
+curl -sf "$ui/" | grep -qi '<!doctype html>' || {
+  log "voxui did not serve the dashboard's index.html at $ui/"
+  exit 1
+}
+curl -sf -H "authorization: Bearer $api_key" "$ui/v1/campaigns" | grep -q '"status":"completed"' || {
+  log "voxui did not pass GET /v1/campaigns on to voxbridge"
+  exit 1
+}
+log "voxui serves the dashboard and reaches voxbridge"
 
 unhealthy=0
 for id in $(compose ps -q); do

@@ -9,9 +9,25 @@ import { stringify } from 'yaml';
 import type { FleetDefinition } from './definition.js';
 import { resolveFleets, workerPublicUrl, type ResolvedFleet } from './fleet-model.js';
 
+/** Compose project name of the ingress, which prefixes its container and volume names. */
+export const INGRESS_PROJECT = 'voxfleet-ingress';
+
+/** Compose project name of a host's workers. */
+export function hostProjectName(hostName: string): string {
+  return `voxfleet-${hostName}`;
+}
+
 const HEADER =
   '# Rendered by `voxfleet ingress render` from the fleet definition.\n' +
   '# Edit the definition and render again rather than editing this file.\n';
+
+/**
+ * Header with the command that starts the file. The project name is given with `-p`
+ * because docker-compose 1.29 rejects the top-level `name:` key that Compose v2 reads.
+ */
+function headerWithCommand(project: string, file: string, where: string): string {
+  return HEADER + `# Start it ${where}:\n` + `#   docker compose -p ${project} -f ${file} up -d\n`;
+}
 
 /** Compose files by host name, in definition order. */
 export function renderHostComposeFiles(definition: FleetDefinition): Map<string, string> {
@@ -70,20 +86,28 @@ function renderHost(resolved: ResolvedFleet, hostName: string): string {
     };
   }
   const volumes = Object.fromEntries(Object.keys(services).map((id) => [`${id}-data`, {}]));
-  const document = { name: `voxfleet-${hostName}`, services, volumes };
-  return HEADER + stringify(document, { lineWidth: 0, sortMapEntries: false });
+  const document = { services, volumes };
+  const header = headerWithCommand(
+    hostProjectName(hostName),
+    `${hostName}.compose.yaml`,
+    `on host ${hostName}, with BRIDGE_INTERNAL_TOKEN in the environment`,
+  );
+  return header + stringify(document, { lineWidth: 0, sortMapEntries: false });
 }
 
 /** Compose file that runs HAProxy with the rendered configuration. */
 export function renderIngressCompose(definition: FleetDefinition): string {
   const { ingress } = definition;
   const document = {
-    name: 'voxfleet-ingress',
     services: {
       haproxy: {
         image: ingress.image,
         restart: 'unless-stopped',
         network_mode: 'host',
+        // The official image runs as user haproxy, which can neither bind ports below 1024 on
+        // the host network (where the container's ip_unprivileged_port_start sysctl cannot be
+        // set) nor create the admin socket in the new, root-owned haproxy-run volume.
+        user: 'root',
         // -W: master-worker mode, so SIGUSR2 (`docker kill -s USR2`) reloads without dropping calls.
         command: ['haproxy', '-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg'],
         volumes: [
@@ -96,7 +120,12 @@ export function renderIngressCompose(definition: FleetDefinition): string {
     },
     volumes: { 'haproxy-run': {} },
   };
-  return HEADER + stringify(document, { lineWidth: 0 });
+  const header = headerWithCommand(
+    INGRESS_PROJECT,
+    'ingress.compose.yaml',
+    'from the folder of haproxy.cfg, which it mounts',
+  );
+  return header + stringify(document, { lineWidth: 0 });
 }
 
 function uniqueCertificateDirs(definition: FleetDefinition): string[] {

@@ -109,7 +109,7 @@ export const Fleet = z
     workerBasePort: Port.default(8100),
     /** First agent-check port on each host, numbered like the worker ports. */
     agentBasePort: Port.default(9100),
-    image: z.string().min(1).default('voxfleet/worker:latest'),
+    image: z.string().min(1).default('voxfleet/voxcore-worker:latest'),
     registryUrl: z
       .string()
       .regex(/^(redis|rediss):\/\//, 'must be a redis:// URL shared by the fleet'),

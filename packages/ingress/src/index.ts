@@ -32,7 +32,12 @@ export {
   WORKER_HEADER,
   renderHaproxyConfig,
 } from './haproxy-config.js';
-export { renderHostComposeFiles, renderIngressCompose } from './compose.js';
+export {
+  INGRESS_PROJECT,
+  hostProjectName,
+  renderHostComposeFiles,
+  renderIngressCompose,
+} from './compose.js';
 export {
   addFleetToDefinition,
   addFleetToFile,

@@ -124,6 +124,29 @@ test('host compose file runs one-call workers with agent ports', () => {
   }
 });
 
+test('compose files keep to what docker-compose 1.29 reads', () => {
+  const files = renderFleetFiles(parseDefinition(example, 'fleet.yaml'));
+  const host = files.get('hosts/acme-2.compose.yaml') ?? '';
+  const ingress = files.get('ingress.compose.yaml') ?? '';
+  // 1.29 rejects a top-level `name:`, so each file names its project in the -p of its command.
+  assert.deepEqual(Object.keys(parse(host) as object), ['services', 'volumes']);
+  assert.deepEqual(Object.keys(parse(ingress) as object), ['services', 'volumes']);
+  assert.match(host, /^# {3}docker compose -p voxfleet-acme-2 -f acme-2\.compose\.yaml up -d$/m);
+  assert.match(
+    ingress,
+    /^# {3}docker compose -p voxfleet-ingress -f ingress\.compose\.yaml up -d$/m,
+  );
+
+  const worker = (parse(host) as { services: Record<string, { image: string; volumes: string[] }> })
+    .services['acme-main-acme-2-w1'];
+  assert.equal(worker?.image, 'voxfleet/voxcore-worker:latest');
+  assert.deepEqual(worker.volumes, ['acme-main-acme-2-w1-data:/data']);
+  const haproxy = (parse(ingress) as { services: Record<string, Record<string, unknown>> })
+    .services['haproxy'];
+  assert.equal(haproxy?.['network_mode'], 'host');
+  assert.equal(haproxy['user'], 'root', 'the haproxy user cannot bind :80 on the host network');
+});
+
 test('invalid definition lists each path and reason', () => {
   const issues = invalidIssues(
     example
