@@ -47,12 +47,17 @@ const EnvSchema = z.object({
   BRIDGE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   /** A live call without a status update this long is closed as abandoned at the next claim. */
   BRIDGE_ATTEMPT_STALE_MS: z.coerce.number().int().min(1_000).default(300_000),
+  /** Wait after an inbound call's slot was released without a result before it is closed. */
+  BRIDGE_RELEASE_GRACE_MS: z.coerce.number().int().min(1_000).default(60_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   REGISTRY_URL: z.preprocess(
     (value) => (value === '' ? undefined : value),
     z
       .string()
-      .regex(/^(sqlite:|redis:\/\/)/, 'must start with "sqlite:" or "redis://"')
+      .regex(
+        /^(sqlite:|rediss?:\/\/|redis-sentinel:\/\/|redis-cluster:\/\/)/,
+        'must start with "sqlite:", "redis://", "rediss://", "redis-sentinel://" or "redis-cluster://"',
+      )
       .optional(),
   ),
   BRIDGE_UI_DIR: z.string().min(1).optional(),
@@ -156,6 +161,8 @@ export interface BridgeEnv {
   shutdownTimeoutMs: number;
   /** Silence after which a queued, dialling or ringing call counts as abandoned. */
   attemptStaleMs: number;
+  /** Wait after an inbound call's slot was released without a result before it is closed. */
+  releaseGraceMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Capacity registry the fleet routes read; the fleet is empty without it. */
   registryUrl: string | undefined;
@@ -197,6 +204,7 @@ export function loadEnv(source: Record<string, string | undefined>): BridgeEnv {
     maxRecordingBytes: env.BRIDGE_MAX_RECORDING_BYTES,
     shutdownTimeoutMs: env.BRIDGE_SHUTDOWN_TIMEOUT_MS,
     attemptStaleMs: env.BRIDGE_ATTEMPT_STALE_MS,
+    releaseGraceMs: env.BRIDGE_RELEASE_GRACE_MS,
     logLevel: env.LOG_LEVEL,
     registryUrl: env.REGISTRY_URL,
     uiDir: env.BRIDGE_UI_DIR ?? DEFAULT_UI_DIR,

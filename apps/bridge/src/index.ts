@@ -78,6 +78,11 @@ export interface BridgeOptions {
   registryUrl?: string;
   /** How often the fleet routes sample the registry. Defaults to 5000. */
   fleetSampleIntervalMs?: number;
+  /**
+   * Wait after an inbound call's worker released its slot without a result before the call
+   * is closed as `failed` with reason `no-result`. Defaults to 60000.
+   */
+  releaseGraceMs?: number;
   /** Dashboard build to serve under `/`; skipped when it has no `index.html`. */
   uiDir?: string;
   /**
@@ -140,6 +145,8 @@ export async function createBridge(options: BridgeOptions): Promise<Bridge> {
       ...(options.fleetSampleIntervalMs === undefined
         ? {}
         : { sampleIntervalMs: options.fleetSampleIntervalMs }),
+      ...(options.releaseGraceMs === undefined ? {} : { releaseGraceMs: options.releaseGraceMs }),
+      ...(options.now === undefined ? {} : { now: options.now }),
     },
     ...(servesDashboard ? { uiDir } : {}),
     ...(options.attemptStaleMs === undefined ? {} : { attemptStaleMs: options.attemptStaleMs }),

@@ -34,6 +34,7 @@ const bridge = await createBridge({
   bootstrapApiKey: env.bootstrapApiKey,
   maxRecordingBytes: env.maxRecordingBytes,
   attemptStaleMs: env.attemptStaleMs,
+  releaseGraceMs: env.releaseGraceMs,
   mongo: env.mongo,
   s3: env.s3,
   registryUrl: env.registryUrl,

@@ -14,7 +14,7 @@ import { apiKeyAuth, tenantOf } from '../http/auth.js';
 import { API_KEY_SECURITY, AUTH_ERRORS, ErrorResponse } from '../http/schemas.js';
 import type { BridgeStore } from '../store/types.js';
 import { FleetMonitor } from './fleet-monitor.js';
-import { closeLostCalls } from './lost-calls.js';
+import { LostCalls } from './lost-calls.js';
 import type { FleetSample, FleetState, FleetWorker } from './fleet-monitor.js';
 
 export interface FleetRouteOptions {
@@ -26,6 +26,9 @@ export interface FleetRouteOptions {
   sampleIntervalMs?: number;
   /** How long a server-sent event stream may stay silent before a comment line; defaults to 15000. */
   keepAliveMs?: number;
+  /** Wait between an inbound call's release without a result and its closure; defaults to 60000. */
+  releaseGraceMs?: number;
+  now?: () => Date;
 }
 
 /** Event streams one tenant may hold open at once; each costs a socket and a subscription. */
@@ -99,13 +102,19 @@ type FleetView = z.infer<typeof FleetResponse>;
 
 export const fleetRoutes: FastifyPluginAsyncZod<FleetRouteOptions> = async (app, options) => {
   const registryUrl = options.registryUrl;
+  const lostCalls = new LostCalls({
+    store: options.store,
+    logger: options.logger,
+    ...(options.releaseGraceMs === undefined ? {} : { releaseGraceMs: options.releaseGraceMs }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
   const monitor = new FleetMonitor({
     openRegistry:
       registryUrl === undefined
         ? null
         : () => openRegistry(registryUrl, { logger: options.logger }),
     logger: options.logger,
-    onSlotEvents: closeLostCalls(options.store, options.logger),
+    onSlotEvents: lostCalls.onEvents,
     ...(options.sampleIntervalMs === undefined
       ? {}
       : { sampleIntervalMs: options.sampleIntervalMs }),
@@ -124,6 +133,7 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRouteOptions> = async (app,
   });
   app.addHook('onClose', async () => {
     await monitor.stop();
+    await lostCalls.stop();
   });
   app.addHook('onRequest', apiKeyAuth(options.store));
 
