@@ -25,6 +25,11 @@ export class RegistryLink {
   #draining = false;
   #running = false;
   #activeReservation: ActiveReservation | null = null;
+  /**
+   * Token of the last reservation released, sent on heartbeats while no call runs, so the
+   * registry frees the slot if a failover lost that release.
+   */
+  #releasedToken: string | null = null;
   /** The call whose reservation is being looked up; cleared on release. */
   #currentCallId: string | null = null;
 
@@ -85,6 +90,7 @@ export class RegistryLink {
       this.#currentCallId = null;
       this.#activeReservation = null;
     }
+    this.#releasedToken = token;
     // A heartbeat already sent may still re-assert this call. If it landed after the
     // release, it would make the slot busy again with a call that has ended.
     await this.#tick?.catch(() => undefined);
@@ -148,11 +154,14 @@ export class RegistryLink {
     try {
       if (this.#registered) {
         // Re-asserting the call on every beat restores a busy slot that a Redis failover
-        // lost, before any dialler can reserve it again.
+        // lost, before any dialler can reserve it again. While idle, the released token
+        // frees a slot whose release the failover lost.
+        const active = this.#activeReservation;
         const known = await registry.heartbeat(
           registration.workerId,
           registration.ttlMs,
-          this.#activeReservation ?? undefined,
+          active ?? undefined,
+          active === null ? (this.#releasedToken ?? undefined) : undefined,
         );
         if (known) return;
         log.warn({}, 'registry lost this worker; registering again');

@@ -41,11 +41,20 @@ export class RegistryInvalidUrlError extends RegistryError {
   constructor(url: string, reason: string) {
     super(
       'REGISTRY_INVALID_URL',
-      `invalid registry URL ${JSON.stringify(url)}: ${reason}; ` +
-        'expected sqlite:<path> or redis://host:port[/db]',
+      `invalid registry URL ${JSON.stringify(redactPassword(url))}: ${reason}; ` +
+        'expected sqlite:<path>, redis://host:port[/db], ' +
+        'redis-sentinel://host:port[,host:port...]/<masterName>[/db] ' +
+        'or redis-cluster://host:port[,host:port...]',
     );
     this.url = url;
   }
+}
+
+/** Replaces the passwords of a URL (user info, `sentinelPassword`), so it can be logged. */
+function redactPassword(url: string): string {
+  return url
+    .replace(/^([a-z-]+:\/\/[^:@/]*:)[^@/]*@/, '$1***@')
+    .replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
 }
 
 export class RegistryInvalidArgumentError extends RegistryError {

@@ -13,7 +13,12 @@ import { parseRegistryUrl } from './url.js';
 
 export * from './errors.js';
 export type * from './types.js';
-export { parseRegistryUrl, type RegistryLocation } from './url.js';
+export {
+  parseRegistryUrl,
+  type RedisAddress,
+  type RedisCredentials,
+  type RegistryLocation,
+} from './url.js';
 export {
   createRegistryMetrics,
   instrumentRegistry,
@@ -43,7 +48,9 @@ export interface OpenRegistryOptions {
 }
 
 /**
- * Opens the registry at `url`: `sqlite:<path>` or `redis://host:port[/db]`. Throws
+ * Opens the registry at `url`: `sqlite:<path>`, `redis://host:port[/db]`,
+ * `redis-sentinel://host:port[,host:port...]/<masterName>[/db]` or
+ * `redis-cluster://host:port[,host:port...]` (see `parseRegistryUrl`). Throws
  * `RegistryInvalidUrlError` for a bad URL and `RegistryUnavailableError` when the store
  * cannot be opened.
  */
@@ -63,7 +70,7 @@ export async function openRegistry(
   }
   const { RedisRegistry } = await import('./redis/redis-registry.js');
   return RedisRegistry.open({
-    url: location.url,
+    location,
     ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     ...(options.connectTimeoutMs === undefined
       ? {}

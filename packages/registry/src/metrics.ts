@@ -167,8 +167,9 @@ export class InstrumentedRegistry implements CapacityRegistry, MetricsSource {
     workerId: string,
     ttlMs: number,
     activeReservation?: ActiveReservation,
+    releasedToken?: string,
   ): Promise<boolean> {
-    return this.inner.heartbeat(workerId, ttlMs, activeReservation);
+    return this.inner.heartbeat(workerId, ttlMs, activeReservation, releasedToken);
   }
 
   deregister(workerId: string): Promise<void> {

@@ -159,11 +159,19 @@ export interface CapacityRegistry {
    * the confirm, the slot becomes busy with it again and any other reservation is dropped.
    * Send it only while no confirm or release of this worker is in flight, and stop sending
    * it before releasing, or a heartbeat could bring back a call that just ended.
+   *
+   * `releasedToken` re-asserts an idle slot: an idle worker passes the token of the last
+   * reservation it released. When the registry still shows that token holding the slot,
+   * for example after a failover lost the release, the slot is released (with a `released`
+   * event). A reservation with another token is never freed, neither one in flight whose
+   * attach has not reached the worker, nor one confirmed after the heartbeat was sent,
+   * because every reservation gets a new token. It is ignored with `activeReservation`.
    */
   heartbeat(
     workerId: string,
     ttlMs: number,
     activeReservation?: ActiveReservation,
+    releasedToken?: string,
   ): Promise<boolean>;
   /** Removes the worker and any reservation it held. */
   deregister(workerId: string): Promise<void>;

@@ -14,6 +14,7 @@ import {
   type WorkerRegistration,
 } from '../src/index.js';
 import { runEventTests } from './contract-events.js';
+import { runHeartbeatTests } from './contract-heartbeat.js';
 
 export interface RegistryStore {
   /** Opens another registry on the same store, as another process would. */
@@ -436,6 +437,7 @@ export function runContractSuite(backend: string, createStore: StoreFactory): vo
       }));
 
     runQuotaTests(withRegistry);
+    runHeartbeatTests(withRegistry, { worker, reserveRequest });
     runContentionTest(createStore);
     runEventTests((count, body) => withRegistries(createStore, count, body), {
       worker,

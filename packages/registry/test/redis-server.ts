@@ -20,7 +20,7 @@ export interface TestRedis {
 }
 
 /** Asks the kernel for a free port; redis-server itself does not accept port 0. */
-async function findFreePort(): Promise<number> {
+export async function findFreePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -31,7 +31,12 @@ async function findFreePort(): Promise<number> {
   return address.port;
 }
 
-async function waitForReady(child: ChildProcess, port: number): Promise<void> {
+/** Resolves once the redis-server child logs `readyLine`. */
+export async function waitForReady(
+  child: ChildProcess,
+  port: number,
+  readyLine = 'Ready to accept connections',
+): Promise<void> {
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
@@ -40,7 +45,7 @@ async function waitForReady(child: ChildProcess, port: number): Promise<void> {
     );
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      if (output.includes(readyLine)) {
         clearTimeout(timer);
         resolve();
       }

@@ -54,7 +54,7 @@ test('redis keys of a pool share a hash tag', async () => {
       `${keyPrefix}{blue}:events`,
       `${keyPrefix}{blue}:expiry`,
       `${keyPrefix}{blue}:fence`,
-      `${keyPrefix}{blue}:worker:w1`,
+      `${keyPrefix}{blue}:slots`,
     ]);
   } finally {
     client.disconnect();
@@ -67,10 +67,10 @@ test('redis default key prefix is voxfleet', async () => {
   const client = new Redis(server().url);
   try {
     await registry.register(worker('prefix-check', { pool: 'prefix-check' }));
-    assert.equal(await client.exists('voxfleet:{prefix-check}:worker:prefix-check'), 1);
+    assert.equal(await client.hexists('voxfleet:{prefix-check}:slots', 'url:prefix-check'), 1);
     await registry.deregister('prefix-check');
   } finally {
-    await client.del('voxfleet:pools', 'voxfleet:{prefix-check}:worker:prefix-check');
+    await client.del('voxfleet:pools', 'voxfleet:{prefix-check}:slots');
     client.disconnect();
     await registry.close();
   }

@@ -57,7 +57,7 @@ test('parseRegistryUrl rejects bad URLs', () => {
         assert.equal(err.retryable, false);
         assert.equal(err.url, url);
         assert.match(err.message, message);
-        assert.match(err.message, /expected sqlite:<path> or redis:\/\/host:port\[\/db\]/);
+        assert.match(err.message, /expected sqlite:<path>, redis:\/\/host:port\[\/db\], /);
         return true;
       },
     );
@@ -66,4 +66,100 @@ test('parseRegistryUrl rejects bad URLs', () => {
 
 test('openRegistry rejects a bad URL', async () => {
   await assert.rejects(openRegistry('mysql://localhost'), { code: 'REGISTRY_INVALID_URL' });
+});
+
+test('parseRegistryUrl reads redis-sentinel URLs', () => {
+  assert.deepEqual(
+    parseRegistryUrl(
+      'redis-sentinel://app:s%40cret@10.0.0.1:26380,10.0.0.2,[::1]:26381/voxfleet/2',
+    ),
+    {
+      kind: 'redis-sentinel',
+      sentinels: [
+        { host: '10.0.0.1', port: 26380 },
+        { host: '10.0.0.2', port: 26379 },
+        { host: '::1', port: 26381 },
+      ],
+      masterName: 'voxfleet',
+      db: 2,
+      credentials: { username: 'app', password: 's@cret' },
+      sentinelCredentials: {},
+    },
+  );
+  const withSentinelAuth = parseRegistryUrl(
+    'redis-sentinel://:pw@s1:26379/main?sentinelUsername=watch&sentinelPassword=spw',
+  );
+  assert.ok(withSentinelAuth.kind === 'redis-sentinel');
+  assert.equal(withSentinelAuth.db, 0);
+  assert.deepEqual(withSentinelAuth.credentials, { password: 'pw' });
+  assert.deepEqual(withSentinelAuth.sentinelCredentials, { username: 'watch', password: 'spw' });
+});
+
+test('parseRegistryUrl reads redis-cluster URLs', () => {
+  assert.deepEqual(parseRegistryUrl('redis-cluster://10.0.0.1:7000,10.0.0.2:7001,node-c'), {
+    kind: 'redis-cluster',
+    nodes: [
+      { host: '10.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: 'node-c', port: 6379 },
+    ],
+    credentials: {},
+  });
+  const secured = parseRegistryUrl('redis-cluster://default:pw@127.0.0.1:7000/');
+  assert.ok(secured.kind === 'redis-cluster');
+  assert.deepEqual(secured.credentials, { username: 'default', password: 'pw' });
+});
+
+test('parseRegistryUrl rejects bad sentinel and cluster URLs', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['redis-sentinel://10.0.0.1:26379', /master name is missing/],
+    ['redis-sentinel://10.0.0.1:26379/', /master name is missing/],
+    ['redis-sentinel:///voxfleet', /host list is missing/],
+    ['redis-sentinel://a:1,,b:2/voxfleet', /"" is not host\[:port\]/],
+    ['redis-sentinel://a:99999/voxfleet', /port 99999 of a is out of range/],
+    ['redis-sentinel://a:x/voxfleet', /"a:x" is not host\[:port\]/],
+    ['redis-sentinel://a/voxfleet/one', /database "one" is not a number/],
+    ['redis-sentinel://a/voxfleet/1/2', /more than <masterName>\/<db>/],
+    ['redis-sentinel://a/voxfleet?tls=1', /unknown query parameter "tls"/],
+    ['redis-cluster://', /host list is missing/],
+    ['redis-cluster://a:7000/1', /takes no path/],
+    ['redis-cluster://a:7000?x=1', /takes no query parameters/],
+  ];
+  for (const [url, message] of cases) {
+    assert.throws(
+      () => parseRegistryUrl(url),
+      (err) => {
+        assert.ok(err instanceof RegistryInvalidUrlError, `${url} gives RegistryInvalidUrlError`);
+        assert.match(err.message, message);
+        return true;
+      },
+    );
+  }
+});
+
+test('invalid registry URL message hides passwords', () => {
+  assert.throws(
+    () => parseRegistryUrl('redis-sentinel://app:hunter2@a:1?sentinelPassword=hunter3'),
+    (err) => {
+      assert.ok(err instanceof RegistryInvalidUrlError);
+      assert.doesNotMatch(err.message, /hunter2/);
+      assert.doesNotMatch(err.message, /hunter3/);
+      assert.match(err.message, /app:\*\*\*@a:1\?sentinelPassword=\*\*\*/);
+      return true;
+    },
+  );
+});
+
+test('openRegistry unreachable sentinels are unavailable', async () => {
+  await assert.rejects(
+    openRegistry('redis-sentinel://127.0.0.1:1/voxfleet', { connectTimeoutMs: 500 }),
+    { code: 'REGISTRY_UNAVAILABLE', message: /master voxfleet of Sentinels 127\.0\.0\.1:1/ },
+  );
+});
+
+test('openRegistry unreachable cluster is unavailable', async () => {
+  await assert.rejects(openRegistry('redis-cluster://127.0.0.1:1', { connectTimeoutMs: 500 }), {
+    code: 'REGISTRY_UNAVAILABLE',
+    message: /Redis Cluster nodes 127\.0\.0\.1:1/,
+  });
 });

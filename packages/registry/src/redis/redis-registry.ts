@@ -1,6 +1,8 @@
 /**
- * The Redis backend: one registry shared by many hosts. Every mutation is one call of a
- * Lua function (see `scripts.ts`), and every expiry uses the Redis server's clock.
+ * The Redis backend: one registry shared by many hosts, on one Redis server, a primary
+ * that Sentinels watch, or a Redis Cluster. Every mutation is one call of a Lua function
+ * (see `scripts.ts`) keyed by its pool, so on a Cluster it runs on the node that owns the
+ * pool's hash slot. Every expiry uses the Redis server's clock.
  *
  * Calls that only name a worker (`confirm`, `release`, `heartbeat`, `setDraining`,
  * `deregister`) need the worker's pool, stored in `<prefix>worker-pool:<workerId>`. That
@@ -9,10 +11,12 @@
  * or a lookup) and read the key again only when the script does not find the worker there.
  *
  * @example
- * const registry = await RedisRegistry.open({ url: 'redis://127.0.0.1:6379' });
+ * const registry = await RedisRegistry.open({
+ *   location: { kind: 'redis-cluster', nodes: [{ host: '10.0.0.1', port: 7000 }], credentials: {} },
+ * });
  */
 import { randomFillSync } from 'node:crypto';
-import { Redis, ReplyError } from 'ioredis';
+import { Cluster, type Redis, ReplyError } from 'ioredis';
 import type { Logger } from '@voxfleet/logger';
 import {
   RegistryClosedError,
@@ -51,11 +55,19 @@ import {
   toSlotEvent,
   type StreamEntry,
 } from './event-stream.js';
+import {
+  connectWithin,
+  createClient,
+  describeLocation,
+  watchConnection,
+  type RedisLocation,
+} from './connection.js';
 import * as scripts from './scripts.js';
 
+export type { RedisLocation } from './connection.js';
+
 export interface RedisRegistryOptions {
-  /** `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. */
-  url: string;
+  location: RedisLocation;
   /** Prefix of every key. Defaults to `voxfleet:`. */
   keyPrefix?: string;
   /** How long connecting may take before a call fails. Defaults to 5000. */
@@ -87,7 +99,7 @@ const FUNCTIONS = Object.fromEntries(
 ) as Record<scripts.FunctionName, string>;
 
 export class RedisRegistry implements CapacityRegistry {
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly prefix: string;
   private readonly eventStreamMaxLength: string;
   /** The pool this client last saw for each worker; see the file comment. */
@@ -96,7 +108,7 @@ export class RedisRegistry implements CapacityRegistry {
   private readonly poolKeys = new Map<string, string[]>();
   private closed = false;
 
-  private constructor(redis: Redis, prefix: string, eventStreamMaxLength: number) {
+  private constructor(redis: Redis | Cluster, prefix: string, eventStreamMaxLength: number) {
     this.redis = redis;
     this.prefix = prefix;
     this.eventStreamMaxLength = String(eventStreamMaxLength);
@@ -104,21 +116,15 @@ export class RedisRegistry implements CapacityRegistry {
 
   /** Connects and waits until the connection is ready, or throws `RegistryUnavailableError`. */
   static async open(options: RedisRegistryOptions): Promise<RedisRegistry> {
-    const redis = new Redis(options.url, {
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      // Fail a call after one retry instead of queueing it for long: the dialler would
-      // rather requeue an attempt than wait on a registry that is down.
-      maxRetriesPerRequest: 1,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
-    });
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    const redis = createClient(options.location, connectTimeoutMs);
     watchConnection(redis, options.logger);
     try {
-      await redis.connect();
+      await connectWithin(redis, connectTimeoutMs);
     } catch (err) {
       redis.disconnect();
       throw new RegistryUnavailableError(
-        `connecting to the Redis registry at ${describeServer(options.url)} failed; ` +
+        `connecting to the Redis registry at ${describeLocation(options.location)} failed; ` +
           'check that Redis is running and reachable',
         { cause: err },
       );
@@ -171,10 +177,12 @@ export class RedisRegistry implements CapacityRegistry {
     workerId: string,
     ttlMs: number,
     activeReservation?: ActiveReservation,
+    releasedToken?: string,
   ): Promise<boolean> {
     checkId('workerId', workerId);
     checkDuration('ttlMs', ttlMs);
     if (activeReservation !== undefined) checkActiveReservation(activeReservation);
+    if (releasedToken !== undefined) checkId('releasedToken', releasedToken);
     const pool = await this.call(() =>
       this.redis.getex(this.mappingKey(workerId), 'PX', ttlMs + POOL_MAPPING_MARGIN_MS),
     );
@@ -184,6 +192,7 @@ export class RedisRegistry implements CapacityRegistry {
       workerId,
       String(ttlMs),
       activeReservation === undefined ? '' : encodeActive(activeReservation),
+      releasedToken ?? '',
     ]);
     return found === 1;
   }
@@ -361,8 +370,10 @@ export class RedisRegistry implements CapacityRegistry {
       await this.redis.quit();
     } catch {
       // The connection is already down; nothing is left to flush.
-      this.redis.disconnect();
     }
+    // QUIT leaves the Sentinel failover detector's subscriptions open (ioredis 5.11), and
+    // they would reconnect forever; disconnect() closes them too.
+    this.redis.disconnect();
   }
 
   private key(pool: string, name: string): string {
@@ -442,14 +453,24 @@ export class RedisRegistry implements CapacityRegistry {
     );
   }
 
-  /** Loads the function library; a library of the same name already loaded is kept. */
+  /**
+   * Loads the function library on the server, or on every primary of a Cluster, and keeps
+   * a library of the same name already loaded. Replicas receive it from their primary, so
+   * a promoted replica has it. A node that joined later gets it when a call there fails
+   * with "Function not found", because `run` then calls this again.
+   */
   private async loadLibrary(): Promise<void> {
-    try {
-      await this.call(() => this.redis.function('LOAD', scripts.LIBRARY_SOURCE));
-    } catch (err) {
-      const cause = err instanceof RegistryError ? err.cause : undefined;
-      if (!(cause instanceof Error && cause.message.includes('already exists'))) throw err;
-    }
+    const servers = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    await Promise.all(
+      servers.map(async (server) => {
+        try {
+          await this.call(() => server.function('LOAD', scripts.LIBRARY_SOURCE));
+        } catch (err) {
+          const cause = err instanceof RegistryError ? err.cause : undefined;
+          if (!(cause instanceof Error && cause.message.includes('already exists'))) throw err;
+        }
+      }),
+    );
   }
 
   private async call<T>(command: () => Promise<T>): Promise<T> {
@@ -492,21 +513,6 @@ function nextToken(): string {
   return token;
 }
 
-/** Logs the first error of an outage and the recovery, not every reconnect attempt. */
-function watchConnection(redis: Redis, logger: Logger | undefined): void {
-  let failing = false;
-  redis.on('error', (err: Error) => {
-    if (failing) return;
-    failing = true;
-    logger?.warn({ err }, 'registry connection failed');
-  });
-  redis.on('ready', () => {
-    if (!failing) return;
-    failing = false;
-    logger?.info({}, 'registry connection restored');
-  });
-}
-
 /** JSON of a re-asserted reservation for the scripts; the fence as a decimal string. */
 function encodeActive(active: ActiveReservation): string {
   return JSON.stringify({
@@ -518,16 +524,6 @@ function encodeActive(active: ActiveReservation): string {
   });
 }
 
-/** Returns `host:port` of a Redis URL, leaving out any password. */
-function describeServer(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port === '' ? '6379' : parsed.port}`;
-  } catch {
-    return 'an invalid URL';
-  }
-}
-
 /** Orders ids by UTF-16 code units, as SQLite's default BINARY collation does for ASCII. */
 function compareIds(a: string, b: string): number {
   if (a < b) return -1;
@@ -536,8 +532,8 @@ function compareIds(a: string, b: string): number {
 }
 
 /**
- * Converts a worker hash, as the flat field list HGETALL returns, to the backend-neutral
- * form. Numbers are decimal strings; an empty quota id means none.
+ * Converts a worker, as the flat field list the `list` function returns, to the
+ * backend-neutral form. Numbers are decimal strings; an empty quota id means none.
  */
 function toStoredWorker(fields: string[]): StoredWorker {
   const hash = new Map<string, string>();

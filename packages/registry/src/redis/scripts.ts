@@ -6,22 +6,27 @@
  * reserve code, Redis spent 27 µs per `FCALL` against 30 to 36 µs per `EVALSHA`, measured
  * with 32 calls in flight on the 2-core machine of docs/benchmarks.md.
  *
- * Every function takes the same six keys, which share the hash tag `{pool}`, so Redis
- * Cluster keeps them in one slot (see `POOL_KEY_NAMES`). `ARGV[1]` is the approximate
- * maximum length of the pool's event stream and `ARGV[2]` the pool's name.
+ * Every function takes the same seven keys, which share the hash tag `{pool}`, so Redis
+ * Cluster keeps them in one slot (see `POOL_KEY_NAMES`). They are every key a function
+ * touches: the FCALL reference (https://redis.io/commands/fcall) requires each key a
+ * function accesses to be passed as a key argument, never built from stored data, so that
+ * the client routes the call to the node that owns all of them. `ARGV[1]` is the
+ * approximate maximum length of the pool's event stream and `ARGV[2]` the pool's name.
  *
- * Each worker is one hash, `<prefix>{pool}:worker:<workerId>`, so a call reads and writes
- * only the fields it needs. Its key is built from the declared fence key, so it shares the
- * pool's hash tag and Cluster slot. Fields:
- * - `workerId`, `url`, `host`, `pool`, `labels` (JSON), `lp` (JSON array of the worker's
- *   label prefixes in `idle`, or '' without labels), `expiresAt`, `draining` ('1' or '0');
+ * The workers of a pool live in one hash, `<prefix>{pool}:slots`, with one field per
+ * worker and attribute, named `<attribute>:<workerId>`, so a call reads and writes only the
+ * fields it needs. Attributes:
+ * - `url`, `host`, `labels` (JSON), `lp` (JSON array of the worker's label prefixes in
+ *   `idle`, or '' without labels), `expiresAt`, `draining` ('1' or '0');
  * - the reservation: `state` ('' for none, 'reserved', 'busy' or 'lapsed'), `token`,
  *   `fence`, `callId`, `deadline`, `tenantId` and `campaignId` ('' when absent).
  *
- * NOTE: this layout replaced one JSON document per worker in `{pool}:workers`, and the
- * old `holders` entries would count against quotas here. An upgrade therefore moves to a
- * new key prefix, or deletes the old prefix's keys; workers then register again, because
- * their heartbeat returns false.
+ * NOTE: this layout replaced one hash per worker (`{pool}:worker:<workerId>`), which the
+ * functions named without declaring it, and before that one JSON document per worker in
+ * `{pool}:workers`. Keys of an earlier layout are not read, and their `holders` entries
+ * would count against quotas here. An upgrade therefore moves to a new key prefix, or
+ * deletes the old prefix's keys; workers then register again, because their heartbeat
+ * returns false.
  *
  * Invariants every function keeps:
  * - Time is the Redis server's `TIME`, never the client's clock.
@@ -29,16 +34,19 @@
  *   '' or 'lapsed', even if it is past its TTL and not yet deleted. `deadlines` contains
  *   exactly the reservations in state 'reserved'. `holders` contains one member per quota
  *   id of each reservation in state 'reserved' or 'busy'.
- * - Expiry is lazy. A worker past its `expiresAt` or a reservation past its deadline is
- *   removed or lapsed, with its event, by `sweep` (heartbeat, register, list, reap, drain)
- *   or by a call that reads that one worker (`settle`). So every call that reads a worker
+ * - Expiry is lazy. `sweep` removes every worker past its `expiresAt` and lapses every
+ *   reservation past its deadline, with their events, in heartbeat, register, deregister,
+ *   list, reap and drain. `settle` does the same for the one worker that confirm, release
+ *   or reserve (for the worker it picks) reads. So every call that reads a worker
  *   settles it first, and `reserve` sweeps before it reports a full pool or a reached
  *   quota, because only an entry not yet swept could make either untrue.
- * - A lapsed reservation stays in its worker's hash, so a late `confirm` returns
+ * - A lapsed reservation stays in its worker's fields, so a late `confirm` returns
  *   'expired'; it is overwritten by the next `reserve` and ignored by every count.
- * - The fence counter is only ever incremented. When the key is missing (a new pool, or
- *   data lost in a restart) it starts from the server time in microseconds, so it stays
- *   above every earlier fence unless the pool averaged over a million reservations a second.
+ * - The fence counter only grows: `INCR`, or a re-asserted call's higher fence. When the
+ *   key is missing (a new pool, or data lost in a restart) it starts from the server time
+ *   in microseconds, so it stays above every earlier fence unless the pool averaged over a
+ *   million reservations a second. A failover that lost increments moves it back until
+ *   the workers' heartbeats re-assert their fences.
  *
  * Lua numbers are doubles, and Redis passes an integral one up to 2^53 to a command, or
  * returns it, with every digit, so fences (16 digits) and times need no formatting.
@@ -55,6 +63,7 @@ export const POOL_KEY_NAMES = [
   'holders',
   'events',
   'fence',
+  'slots',
 ] as const;
 
 /**
@@ -68,19 +77,47 @@ export const POOL_KEY_NAMES = [
  * Byte 255 never occurs in UTF-8, so `(<prefix>\xff` ends the range of a prefix.
  */
 const HELPERS = `
-local K_EXPIRY, K_IDLE, K_DEADLINES, K_HOLDERS, K_EVENTS, K_FENCE, K_WORKER
+local K_EXPIRY, K_IDLE, K_DEADLINES, K_HOLDERS, K_EVENTS, K_FENCE, K_SLOTS
 local EVENTS_MAX, POOL
 local RANGE_END = '\\255'
 
 -- Sets the pool's keys and arguments for the call that is starting.
 local function bind(keys, argv)
   K_EXPIRY, K_IDLE, K_DEADLINES = keys[1], keys[2], keys[3]
-  K_HOLDERS, K_EVENTS, K_FENCE = keys[4], keys[5], keys[6]
-  K_WORKER = string.sub(K_FENCE, 1, -6) .. 'worker:'
+  K_HOLDERS, K_EVENTS, K_FENCE, K_SLOTS = keys[4], keys[5], keys[6], keys[7]
   EVENTS_MAX, POOL = argv[1], argv[2]
 end
 local FIELDS = { 'url', 'host', 'lp', 'expiresAt', 'draining', 'state', 'token', 'fence',
   'callId', 'deadline', 'tenantId', 'campaignId' }
+-- Every attribute a worker can have, for list and deletion.
+local ALL_FIELDS = { 'url', 'host', 'labels', 'lp', 'expiresAt', 'draining', 'state', 'token',
+  'fence', 'callId', 'deadline', 'tenantId', 'campaignId' }
+
+-- Reads the named attributes of a worker from the pool's hash, as HMGET returns them.
+local function get(id, names)
+  local fields = {}
+  for i, name in ipairs(names) do
+    fields[i] = name .. ':' .. id
+  end
+  return redis.call('HMGET', K_SLOTS, unpack(fields))
+end
+
+-- Writes attributes of a worker: set(id, name1, value1, name2, value2, ...).
+local function set(id, ...)
+  local args = { ... }
+  for i = 1, #args, 2 do
+    args[i] = args[i] .. ':' .. id
+  end
+  redis.call('HSET', K_SLOTS, unpack(args))
+end
+
+local function delete(id)
+  local fields = {}
+  for i, name in ipairs(ALL_FIELDS) do
+    fields[i] = name .. ':' .. id
+  end
+  redis.call('HDEL', K_SLOTS, unpack(fields))
+end
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -90,7 +127,7 @@ end
 -- Returns the worker's fields as a table (missing ones as ''), or nil when it is not
 -- registered.
 local function read(id)
-  local values = redis.call('HMGET', K_WORKER .. id, unpack(FIELDS))
+  local values = get(id, FIELDS)
   if not values[4] then
     return nil
   end
@@ -205,7 +242,7 @@ local function lapse(id, w, now, out)
   if w.draining ~= '1' then
     idle_add(id, w.lp)
   end
-  redis.call('HSET', K_WORKER .. id, 'state', 'lapsed')
+  set(id, 'state', 'lapsed')
   redis.call('ZREM', K_DEADLINES, id)
   w.state = 'lapsed'
   emit_for('reservation-lapsed', id, w, now, true, out)
@@ -218,7 +255,7 @@ local function expire(id, w, now, out)
     holders_remove(id, w.tenantId, w.campaignId)
   end
   idle_remove(id, w.lp)
-  redis.call('DEL', K_WORKER .. id)
+  delete(id)
   redis.call('ZREM', K_EXPIRY, id)
   redis.call('ZREM', K_DEADLINES, id)
   emit_for('expired', id, w, now, held, out)
@@ -293,18 +330,31 @@ end
 
 -- Stores a re-asserted reservation (JSON from the client) as busy and counts it.
 local function assert_busy(id, active, now)
-  redis.call('HSET', K_WORKER .. id, 'state', 'busy', 'token', active.token,
+  set(id, 'state', 'busy', 'token', active.token,
     'fence', active.fence, 'callId', active.callId, 'deadline', now,
     'tenantId', active.tenantId or '', 'campaignId', active.campaignId or '')
   holders_add(id, active.tenantId or '', active.campaignId or '')
   raise_fence(active.fence)
 end
 
+-- Clears the reservation that the worker holds and makes it idle unless it is draining.
+local function free(id, w, now)
+  set(id, 'state', '')
+  if w.state == 'reserved' then
+    redis.call('ZREM', K_DEADLINES, id)
+  end
+  holders_remove(id, w.tenantId, w.campaignId)
+  if w.draining ~= '1' then
+    idle_add(id, w.lp)
+  end
+  emit_for('released', id, w, now, true)
+end
+
 local function set_drain(id, w, draining, now)
   if (w.draining == '1') == draining then
     return 0
   end
-  redis.call('HSET', K_WORKER .. id, 'draining', draining and '1' or '0')
+  set(id, 'draining', draining and '1' or '0')
   if draining then
     idle_remove(id, w.lp)
     emit_for('drain', id, w, now, false)
@@ -328,16 +378,14 @@ local function register(argv)
   local now = now_ms()
   sweep(now)
   local id, lp = argv[3], argv[7]
-  local key = K_WORKER .. id
   local old = read(id)
   local expires_at = now + tonumber(argv[8])
   if old then
     idle_remove(id, old.lp)
   else
-    redis.call('HSET', key, 'draining', '0', 'state', '')
+    set(id, 'draining', '0', 'state', '')
   end
-  redis.call('HSET', key, 'workerId', id, 'url', argv[4], 'host', argv[5], 'pool', POOL,
-    'labels', argv[6], 'lp', lp, 'expiresAt', expires_at)
+  set(id, 'url', argv[4], 'host', argv[5], 'labels', argv[6], 'lp', lp, 'expiresAt', expires_at)
   redis.call('ZADD', K_EXPIRY, expires_at, id)
   if not old and argv[9] ~= '' then
     assert_busy(id, cjson.decode(argv[9]), now)
@@ -353,9 +401,13 @@ end
 `;
 
 /**
- * ARGV: workerId, ttlMs, active reservation JSON or ''. Returns 1, or 0 for an unknown
- * worker. An active reservation whose token the worker does not hold as busy replaces
- * whatever the worker holds, as busy, and the fence counter moves past its fence.
+ * ARGV: workerId, ttlMs, active reservation JSON or '', released token or ''. Returns 1, or
+ * 0 for an unknown worker. An active reservation whose token the worker does not hold as
+ * busy replaces whatever the worker holds, as busy, and the fence counter moves past its
+ * fence. Without one, a released token that still holds the slot is released, as `release`
+ * would: the worker ran that call and ended it, so only a lost release can have left it.
+ * A reservation with any other token (one in flight, or one confirmed after the worker
+ * sent this heartbeat) is never touched, because tokens are never reused.
  */
 const HEARTBEAT = `
 local function heartbeat(argv)
@@ -367,8 +419,12 @@ local function heartbeat(argv)
     return 0
   end
   local expires_at = now + tonumber(argv[4])
-  redis.call('HSET', K_WORKER .. id, 'expiresAt', expires_at)
+  set(id, 'expiresAt', expires_at)
   redis.call('ZADD', K_EXPIRY, expires_at, id)
+  if argv[5] == '' and argv[6] ~= '' and w.token == argv[6] and holding(w, now) then
+    free(id, w, now)
+    return 1
+  end
   if argv[5] ~= '' then
     local active = cjson.decode(argv[5])
     if w.state ~= 'busy' or w.token ~= active.token then
@@ -402,7 +458,7 @@ local function deregister(argv)
     holders_remove(id, w.tenantId, w.campaignId)
   end
   idle_remove(id, w.lp)
-  redis.call('DEL', K_WORKER .. id)
+  delete(id)
   redis.call('ZREM', K_EXPIRY, id)
   redis.call('ZREM', K_DEADLINES, id)
   emit_for('deregistered', id, w, now, held)
@@ -446,6 +502,9 @@ local function quota_reached(tenant_id, campaign_id, tenant_limit, campaign_limi
   return nil
 end
 
+local PICK_FIELDS = { 'url', 'host', 'lp', 'expiresAt' }
+local PICK_LABELLED_FIELDS = { 'url', 'host', 'lp', 'expiresAt', 'labels' }
+
 -- Returns a live idle worker's id and its {url, host, lp, expiresAt}, or nil. Expired
 -- workers met on the way are deleted, so each is skipped only once.
 local function pick_any(now)
@@ -455,7 +514,7 @@ local function pick_any(now)
       return nil
     end
     local id = string.sub(found[1], 2)
-    local f = redis.call('HMGET', K_WORKER .. id, 'url', 'host', 'lp', 'expiresAt')
+    local f = get(id, PICK_FIELDS)
     if f[4] and tonumber(f[4]) > now then
       return id, f
     end
@@ -479,7 +538,7 @@ local function pick_labelled(required, now)
       'LIMIT', offset, page_size)
     for _, member in ipairs(page) do
       local id = string.sub(member, #prefix + 1)
-      local f = redis.call('HMGET', K_WORKER .. id, 'url', 'host', 'lp', 'expiresAt', 'labels')
+      local f = get(id, PICK_LABELLED_FIELDS)
       if not f[4] or tonumber(f[4]) <= now then
         expired[#expired + 1] = id
       else
@@ -547,7 +606,7 @@ local function reserve(argv)
   end
 
   local fence = next_fence()
-  redis.call('HSET', K_WORKER .. id, 'state', 'reserved', 'token', token, 'fence', fence,
+  set(id, 'state', 'reserved', 'token', token, 'fence', fence,
     'callId', call_id, 'deadline', deadline, 'tenantId', tenant_id, 'campaignId', campaign_id)
   idle_remove(id, f[3])
   redis.call('ZADD', K_DEADLINES, deadline, id)
@@ -575,7 +634,7 @@ local function confirm(argv)
   if w.state == 'lapsed' then
     return 'expired'
   end
-  redis.call('HSET', K_WORKER .. id, 'state', 'busy')
+  set(id, 'state', 'busy')
   redis.call('ZREM', K_DEADLINES, id)
   emit_for('confirmed', id, w, now, true)
   return 'confirmed'
@@ -594,18 +653,11 @@ local function release(argv)
   if not w or not settle(id, w, now) or w.state == '' or w.token ~= argv[4] then
     return 0
   end
-  redis.call('HSET', K_WORKER .. id, 'state', '')
   if w.state == 'lapsed' then
+    set(id, 'state', '')
     return 0
   end
-  if w.state == 'reserved' then
-    redis.call('ZREM', K_DEADLINES, id)
-  end
-  holders_remove(id, w.tenantId, w.campaignId)
-  if w.draining ~= '1' then
-    idle_add(id, w.lp)
-  end
-  emit_for('released', id, w, now, true)
+  free(id, w, now)
   return 1
 end
 `;
@@ -649,7 +701,7 @@ end
 
 /**
  * list returns {now, {field, value, ...}, ...} after the sweep, one flat field list per
- * worker; every returned worker is live. reap runs the sweep and returns its events as
+ * worker (with `workerId` and `pool`); every returned worker is live. reap runs the sweep and returns its events as
  * {{id, {field, value, ...}}, ...}.
  */
 const READ = `
@@ -658,7 +710,15 @@ local function list(argv)
   sweep(now)
   local result = { now }
   for _, id in ipairs(redis.call('ZRANGE', K_EXPIRY, 0, -1)) do
-    result[#result + 1] = redis.call('HGETALL', K_WORKER .. id)
+    local values = get(id, ALL_FIELDS)
+    local fields = { 'workerId', id, 'pool', POOL }
+    for i, name in ipairs(ALL_FIELDS) do
+      if values[i] then
+        fields[#fields + 1] = name
+        fields[#fields + 1] = values[i]
+      end
+    end
+    result[#result + 1] = fields
   end
   return result
 end

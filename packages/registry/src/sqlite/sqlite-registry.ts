@@ -148,16 +148,19 @@ export class SqliteRegistry implements CapacityRegistry {
     workerId: string,
     ttlMs: number,
     activeReservation?: ActiveReservation,
+    releasedToken?: string,
   ): Promise<boolean> {
     checkId('workerId', workerId);
     checkDuration('ttlMs', ttlMs);
     if (activeReservation !== undefined) checkActiveReservation(activeReservation);
+    if (releasedToken !== undefined) checkId('releasedToken', releasedToken);
     return this.write((now) => {
       const result = this.statement(
         'UPDATE registry_workers SET expires_at = ? WHERE worker_id = ? AND expires_at > ?',
       ).run(now + ttlMs, workerId, now);
       if (result.changes !== 1) return false;
       if (activeReservation !== undefined) this.reassert(workerId, activeReservation, now);
+      else if (releasedToken !== undefined) this.releaseHolding(workerId, releasedToken, now);
       return true;
     });
   }
@@ -235,18 +238,7 @@ export class SqliteRegistry implements CapacityRegistry {
 
   async release(workerId: string, token: string): Promise<boolean> {
     checkId('workerId', workerId);
-    return this.write((now) => {
-      const row = this.row(workerId);
-      if (row === undefined || row.token === null || row.token !== token) return false;
-      // The token still sits in the row: clear it even when the reservation already
-      // lapsed, but report true only when this call freed a slot that was held.
-      const wasHolding = row.expires_at > now && isRowHolding(row, now);
-      if (wasHolding) this.events.append('released', row, now, true);
-      this.statement(`UPDATE registry_workers SET ${CLEAR_RESERVATION} WHERE worker_id = ?`).run(
-        workerId,
-      );
-      return wasHolding;
-    });
+    return this.write((now) => this.releaseHolding(workerId, token, now));
   }
 
   async setDraining(workerId: string, draining: boolean): Promise<boolean> {
@@ -334,6 +326,21 @@ export class SqliteRegistry implements CapacityRegistry {
          WHERE pool = :pool AND ${column} = :id AND expires_at > :now AND ${LIVE_RESERVATION}`,
     ).get({ pool, id: quota.id, now }) as { count: number };
     if (count >= quota.limit) throw new RegistryQuotaExceededError(scope, quota.id, quota.limit);
+  }
+
+  /**
+   * Clears the worker's reservation when it carries `token`, even when it already lapsed,
+   * and returns true only when it still held the slot.
+   */
+  private releaseHolding(workerId: string, token: string, now: number): boolean {
+    const row = this.row(workerId);
+    if (row === undefined || row.token === null || row.token !== token) return false;
+    const wasHolding = row.expires_at > now && isRowHolding(row, now);
+    if (wasHolding) this.events.append('released', row, now, true);
+    this.statement(`UPDATE registry_workers SET ${CLEAR_RESERVATION} WHERE worker_id = ?`).run(
+      workerId,
+    );
+    return wasHolding;
   }
 
   /** Makes the worker busy with `active` unless it already holds that token. */

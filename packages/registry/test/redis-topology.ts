@@ -1,0 +1,270 @@
+/**
+ * Starts the Redis deployments beyond one server for tests, from the same `redis-server`
+ * binary: a Redis Cluster of primaries without replicas, and a primary with one replica
+ * watched by three Sentinels. Every process listens on a free loopback port, keeps no data
+ * on disk and lives in one temp directory, which `dispose()` removes after stopping them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { findFreePort, waitForReady } from './redis-server.js';
+
+const NO_PERSISTENCE = ['--save', '', '--appendonly', 'no'];
+
+/** One redis-server or sentinel child process. */
+export class RedisProcess {
+  readonly port: number;
+  private readonly child: ChildProcess;
+
+  private constructor(port: number, child: ChildProcess) {
+    this.port = port;
+    this.child = child;
+  }
+
+  static async start(dir: string, port: number, args: string[]): Promise<RedisProcess> {
+    const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+    // A sentinel logs no "Ready to accept connections" line; it listens once it has an id.
+    const readyLine = args.includes('--sentinel') ? 'Sentinel ID is' : undefined;
+    try {
+      await waitForReady(child, port, readyLine);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    return new RedisProcess(port, child);
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** Kills the process (SIGKILL, so a stopped one ends too) and waits for its exit. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Returns `count` distinct free loopback ports. */
+async function findFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await findFreePort());
+  return [...ports];
+}
+
+async function waitFor(description: string, timeoutMs: number, check: () => Promise<boolean>) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${description} not reached in ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Runs a command on one server over a short-lived connection. */
+export async function callNode(port: number, ...args: string[]): Promise<unknown> {
+  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await client.connect();
+    return await client.call(args[0] ?? 'PING', ...args.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
+interface Processes {
+  dir: string;
+  processes: RedisProcess[];
+}
+
+/** Creates the temp directory, runs `setup`, and on failure kills what it started. */
+async function withCleanupOnFailure<T>(
+  setup: (state: Processes) => Promise<T>,
+): Promise<{ result: T; state: Processes }> {
+  const state: Processes = { dir: await mkdtemp(join(tmpdir(), 'voxfleet-redis-')), processes: [] };
+  try {
+    return { result: await setup(state), state };
+  } catch (err) {
+    await disposeAll(state);
+    throw err;
+  }
+}
+
+async function disposeAll(state: Processes): Promise<void> {
+  await Promise.all(state.processes.map((process) => process.kill()));
+  await rm(state.dir, { recursive: true, force: true });
+}
+
+export interface TestCluster {
+  /** `redis-cluster://127.0.0.1:<port>,...` naming every primary. */
+  url: string;
+  nodes: RedisProcess[];
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts `primaries` cluster-mode servers and joins them with `redis-cli --cluster create`,
+ * which spreads the 16,384 hash slots evenly. Resolves once every node reports
+ * `cluster_state:ok`.
+ */
+export async function startTestCluster(primaries = 3): Promise<TestCluster> {
+  const { state } = await withCleanupOnFailure(async ({ dir, processes }) => {
+    const ports = await findFreePorts(primaries * 2);
+    for (let i = 0; i < primaries; i += 1) {
+      const port = ports[i * 2] ?? 0;
+      const busPort = ports[i * 2 + 1] ?? 0;
+      processes.push(
+        await RedisProcess.start(dir, port, [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          ...NO_PERSISTENCE,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '2000',
+        ]),
+      );
+    }
+    const create = spawn(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...processes.map((node) => `127.0.0.1:${node.port}`),
+        '--cluster-yes',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    create.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    create.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(create, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`redis-cli --cluster create exited with ${code}:\n${output}`);
+    for (const node of processes) {
+      await waitFor(`cluster_state:ok on ${node.port}`, 15_000, async () =>
+        String(await callNode(node.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'),
+      );
+    }
+  });
+  return {
+    url: `redis-cluster://${state.processes.map((node) => `127.0.0.1:${node.port}`).join(',')}`,
+    nodes: state.processes,
+    dispose: () => disposeAll(state),
+  };
+}
+
+export interface TestSentinelSetup {
+  /** `redis-sentinel://127.0.0.1:<port>,.../<masterName>` naming every sentinel. */
+  url: string;
+  masterName: string;
+  primary: RedisProcess;
+  replica: RedisProcess;
+  sentinels: RedisProcess[];
+  /** Port of the server that the sentinels currently report as the primary. */
+  currentPrimaryPort(): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+/** Tuning that lets a failover finish within a few seconds of the primary dying. */
+export const SENTINEL_DOWN_AFTER_MS = 1_000;
+const SENTINEL_FAILOVER_TIMEOUT_MS = 5_000;
+
+/**
+ * Starts a primary, a replica of it, and three sentinels with a quorum of two. Resolves
+ * once the replica is in sync and every sentinel has found the replica and the two other
+ * sentinels, because a failover needs a majority of the sentinels to agree.
+ */
+export async function startTestSentinels(masterName = 'voxfleet'): Promise<TestSentinelSetup> {
+  const { result, state } = await withCleanupOnFailure(async ({ dir, processes }) => {
+    const [primaryPort = 0, replicaPort = 0, ...sentinelPorts] = await findFreePorts(5);
+    const server = (port: number) => ['--port', String(port), '--bind', '127.0.0.1'];
+    const primary = await RedisProcess.start(dir, primaryPort, [
+      ...server(primaryPort),
+      ...NO_PERSISTENCE,
+    ]);
+    processes.push(primary);
+    const replica = await RedisProcess.start(dir, replicaPort, [
+      ...server(replicaPort),
+      ...NO_PERSISTENCE,
+      '--replicaof',
+      '127.0.0.1',
+      String(primaryPort),
+    ]);
+    processes.push(replica);
+    await waitFor('replica in sync', 10_000, async () =>
+      String(await callNode(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
+    );
+
+    const sentinels: RedisProcess[] = [];
+    for (const port of sentinelPorts) {
+      // A sentinel rewrites its configuration file, so each gets its own.
+      const file = join(dir, `sentinel-${port}.conf`);
+      await writeFile(
+        file,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `sentinel monitor ${masterName} 127.0.0.1 ${primaryPort} 2`,
+          `sentinel down-after-milliseconds ${masterName} ${SENTINEL_DOWN_AFTER_MS}`,
+          `sentinel failover-timeout ${masterName} ${SENTINEL_FAILOVER_TIMEOUT_MS}`,
+          '',
+        ].join('\n'),
+      );
+      const sentinel = await RedisProcess.start(dir, port, [file, '--sentinel']);
+      processes.push(sentinel);
+      sentinels.push(sentinel);
+    }
+    for (const sentinel of sentinels) {
+      await waitFor(`sentinel ${sentinel.port} discovery`, 15_000, async () => {
+        const peers = (await callNode(
+          sentinel.port,
+          'SENTINEL',
+          'SENTINELS',
+          masterName,
+        )) as unknown[];
+        const replicas = (await callNode(
+          sentinel.port,
+          'SENTINEL',
+          'REPLICAS',
+          masterName,
+        )) as unknown[];
+        return peers.length === sentinels.length - 1 && replicas.length === 1;
+      });
+    }
+    return { primary, replica, sentinels };
+  });
+
+  return {
+    url: `redis-sentinel://${result.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${masterName}`,
+    masterName,
+    ...result,
+    currentPrimaryPort: async () => {
+      for (const sentinel of result.sentinels.filter((s) => s.running)) {
+        const reply = (await callNode(
+          sentinel.port,
+          'SENTINEL',
+          'GET-MASTER-ADDR-BY-NAME',
+          masterName,
+        )) as [string, string];
+        return Number(reply[1]);
+      }
+      throw new Error('no sentinel is running');
+    },
+    dispose: () => disposeAll(state),
+  };
+}
