@@ -22,8 +22,9 @@ drain     stops new reservations on the matching workers; calls in progress fini
 undrain   lets the matching workers take calls again
 
 flags:
-  --registry-url URL   sqlite:<path> or redis://host:port (default: the local stack's,
-                       sqlite:<data dir>/registry.db)
+  --registry-url URL   sqlite:<path>, redis://host:port, redis-sentinel://host:port/<master>
+                       or redis-cluster://host:port,host:port (default: the local
+                       stack's, sqlite:<data dir>/registry.db)
   --data-dir DIR       local state folder of voxfleet start (default .voxfleet)
   --pool POOL          only this pool
   --host HOST          only workers registered with this host
