@@ -203,6 +203,62 @@ describe('campaign routes', () => {
     assert.equal(await errorCode(response), 'CSV_INVALID');
   });
 
+  test('a stray quote rejects its row only', async () => {
+    const id = await newCampaign();
+    const csv = ['phone,name', '+919800000001,Ra"vi', '+919800000002,Asha'].join('\n');
+    const response = await t.api('POST', `/v1/campaigns/${id}/contacts`, csv, CSV);
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as ImportBody;
+    assert.equal(body.imported, 1);
+    assert.equal(body.rejected.length, 1);
+    assert.equal(body.rejected[0]?.line, 2);
+    assert.match(body.rejected[0]?.errors[0] ?? '', /^quote inside an unquoted field/);
+  });
+
+  test('too many broken quotes names a line', async () => {
+    const id = await newCampaign();
+    const good = Array.from({ length: 500 }, (_, i) => `+91980001${String(i).padStart(4, '0')},x`);
+    const broken = Array.from(
+      { length: 21 },
+      (_, i) => `+9198000200${String(i).padStart(2, '0')},"x`,
+    );
+    // Line 2 to 22 are broken, then 500 good rows follow.
+    const csv = ['phone,name', ...broken, ...good].join('\n');
+    const response = await t.api('POST', `/v1/campaigns/${id}/contacts`, csv, CSV);
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'CSV_INVALID');
+    assert.match(body.error.message, /more than 20 rows have broken quotes, such as line 22:/);
+  });
+
+  test('too many invalid rows reject the file', async () => {
+    const id = await newCampaign();
+    const good = '+919800000001,Asha';
+    const files = {
+      'wrong field count': ['phone,name', good, ...Array.from({ length: 1001 }, () => 'x')],
+      'invalid phones': ['phone,name', good, ...Array.from({ length: 1001 }, () => '12,x')],
+    };
+    for (const [label, rows] of Object.entries(files)) {
+      const response = await t.api('POST', `/v1/campaigns/${id}/contacts`, rows.join('\n'), CSV);
+      assert.equal(response.status, 400, label);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'CSV_INVALID', label);
+      assert.match(body.error.message, /more than 1000 rows are invalid, such as line \d+:/, label);
+    }
+    const contacts = (await (await t.api('GET', `/v1/campaigns/${id}/contacts`)).json()) as {
+      items: unknown[];
+    };
+    assert.equal(contacts.items.length, 0);
+  });
+
+  test('a __proto__ column is rejected', async () => {
+    const id = await newCampaign();
+    const csv = ['phone,__proto__,city', '+919800000001,x,Pune'].join('\n');
+    const response = await t.api('POST', `/v1/campaigns/${id}/contacts`, csv, CSV);
+    assert.equal(response.status, 400);
+    assert.equal(await errorCode(response), 'CSV_HEADER_INVALID');
+  });
+
   test('xml body on csv route is 415', async () => {
     const id = await newCampaign();
     const response = await t.api('POST', `/v1/campaigns/${id}/contacts`, 'phone', {

@@ -218,6 +218,26 @@ describe('inbound webhook', () => {
     assert.equal(exotelBusy.status, 503);
   });
 
+  test('repeated webhook gets first response', async () => {
+    // A carrier retry and a replayed request carry the same CallSid; they arrive at once here.
+    const before = worker.attached.length;
+    const fields = { CallSid: 'CArepeat1', From: FROM, To: TO };
+    const responses = await Promise.all([
+      postForm(urls.twilio, fields),
+      postForm(urls.twilio, fields),
+    ]);
+    const bodies = await Promise.all(responses.map((response) => response.text()));
+    const later = await postForm(urls.twilio, fields);
+    const laterBody = await later.text();
+
+    assert.equal(worker.attached.length, before + 1);
+    assert.match(bodies[0] ?? '', /<Connect><Stream /);
+    assert.equal(bodies[1], bodies[0]);
+    assert.equal(laterBody, bodies[0]);
+    const calls = (await inboundCalls()).filter((call) => call.carrierCallId === 'CArepeat1');
+    assert.equal(calls.length, 1);
+  });
+
   test('rejected attach returns busy', async () => {
     worker.rejectAttach = true;
     const response = await postForm(urls.twilio, { CallSid: 'CArejected', From: FROM, To: TO });

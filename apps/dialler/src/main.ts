@@ -4,6 +4,7 @@
  */
 import { createLogger } from '@voxfleet/logger';
 import { openRegistry } from '@voxfleet/registry';
+import type { CapacityRegistry } from '@voxfleet/registry';
 
 import { SimCarrier } from './carriers/sim.js';
 import type { Carrier } from './carriers/types.js';
@@ -31,7 +32,16 @@ async function main(): Promise<void> {
   }
 
   const log = createLogger({ service: 'voxdialler', level: env.LOG_LEVEL });
-  const registry = await openRegistry(env.REGISTRY_URL);
+  let registry: CapacityRegistry;
+  try {
+    registry = await openRegistry(env.REGISTRY_URL);
+  } catch (err) {
+    // A malformed REGISTRY_URL or an unreachable Redis is a setup error, so the message is
+    // printed without the stack trace of an uncaught exception.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`voxdialler: cannot open the registry at REGISTRY_URL: ${message}\n`);
+    process.exit(1);
+  }
   const dialler = createDialler({
     host: env.DIALLER_HOST,
     port: env.DIALLER_PORT,

@@ -153,6 +153,15 @@ function readVariables(env: NodeJS.ProcessEnv) {
       'must be 1: a worker process holds one call; run more workers',
     );
   }
+  // The registry expires a worker whose TTL passes without a heartbeat.
+  if (variables.WORKER_HEARTBEAT_INTERVAL_MS >= variables.WORKER_TTL_MS) {
+    read.fail(
+      'WORKER_HEARTBEAT_INTERVAL_MS',
+      `must be less than WORKER_TTL_MS (${variables.WORKER_TTL_MS}), got ` +
+        `${variables.WORKER_HEARTBEAT_INTERVAL_MS}: the registry would expire the worker ` +
+        'between heartbeats',
+    );
+  }
   if (read.issues.length > 0) {
     throw new EnvError(`invalid worker environment:\n  ${read.issues.join('\n  ')}`);
   }

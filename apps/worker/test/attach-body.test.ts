@@ -38,6 +38,9 @@ const ATTACH_CASES: Array<[string, unknown]> = [
   ['missing token', { ...ATTACH, reservationToken: undefined }],
   ['empty token', { ...ATTACH, reservationToken: '' }],
   ['long call id', { ...ATTACH, callId: 'c'.repeat(129) }],
+  // zod 4 counts string length in code points; each emoji is two UTF-16 code units.
+  ['call id of 128 emoji', { ...ATTACH, callId: '😀'.repeat(128) }],
+  ['call id of 129 emoji', { ...ATTACH, callId: '😀'.repeat(129) }],
   ['campaignId missing', { ...ATTACH, campaignId: undefined }],
   ['contactId a number', { ...ATTACH, contactId: 4 }],
   ['not E.164', { ...ATTACH, to: '09800000001' }],
@@ -78,6 +81,7 @@ test('checkAttachCancelRequest accepts what AttachCancelRequest accepts', () => 
     { reservationToken: 't' },
     { reservationToken: '', reason: 'busy' },
     { reservationToken: 't', reason: 'r'.repeat(65) },
+    { reservationToken: 't', reason: '😀'.repeat(64) },
     { reservationToken: 't', reason: 'busy', extra: true },
     null,
     [],

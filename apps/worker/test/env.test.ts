@@ -42,6 +42,11 @@ test('loadEnv rejects invalid values with their names', () => {
     [{ BRIDGE_INTERNAL_TOKEN: 's', WORKER_LABELS: 'region' }, /WORKER_LABELS/],
     [{ BRIDGE_INTERNAL_TOKEN: 's', WORKER_PORT: 'abc' }, /WORKER_PORT/],
     [{ BRIDGE_INTERNAL_TOKEN: 's', LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [
+      { BRIDGE_INTERNAL_TOKEN: 's', WORKER_TTL_MS: '500', WORKER_HEARTBEAT_INTERVAL_MS: '5000' },
+      /WORKER_HEARTBEAT_INTERVAL_MS: must be less than WORKER_TTL_MS \(500\), got 5000/,
+    ],
+    [{ BRIDGE_INTERNAL_TOKEN: 's', WORKER_HEARTBEAT_INTERVAL_MS: '5000' }, /WORKER_HEARTBEAT/],
   ];
   for (const [env, pattern] of cases) {
     assert.throws(

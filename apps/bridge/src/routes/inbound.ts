@@ -18,8 +18,9 @@ import { busyResponse, streamResponse } from '../inbound/markup.js';
 import type { InboundResponse } from '../inbound/markup.js';
 import { InboundPlacer } from '../inbound/placement.js';
 import { INBOUND_PROVIDERS, parseInboundFields } from '../inbound/providers.js';
-import type { InboundProvider } from '../inbound/providers.js';
+import type { InboundCallRequest, InboundProvider } from '../inbound/providers.js';
 import { publicBaseUrl } from '../inbound/public-url.js';
+import { RepeatedWebhooks } from '../inbound/repeated-webhooks.js';
 import { InboundSweeper } from '../inbound/sweeper.js';
 import { isValidTwilioSignature } from '../inbound/twilio-signature.js';
 import type { BridgeStore } from '../store/types.js';
@@ -56,6 +57,13 @@ const InboundParams = z.object({
 
 const FormFields = z.record(z.string(), z.string());
 
+/**
+ * How long the response to a webhook is reused for the same carrier call id. It is far longer
+ * than the worker's default 30 s wait for the stream, so a later replay places no call either.
+ */
+const REPEAT_WINDOW_MS = 10 * 60_000;
+const MAX_KEPT_RESPONSES = 10_000;
+
 export const inboundRoutes: FastifyPluginAsyncZod<InboundRouteOptions> = async (app, options) => {
   const registryUrl = options.registryUrl;
   const placer = new InboundPlacer({
@@ -75,6 +83,13 @@ export const inboundRoutes: FastifyPluginAsyncZod<InboundRouteOptions> = async (
     staleMs: options.attemptStaleMs,
     intervalMs: options.sweepIntervalMs ?? 30_000,
     now: options.now,
+  });
+  // NOTE: the responses are kept in this process only, so a repeat that reaches another
+  // voxbridge replica, or this one after a restart, still places a second call.
+  const recentResponses = new RepeatedWebhooks({
+    windowMs: REPEAT_WINDOW_MS,
+    maxEntries: MAX_KEPT_RESPONSES,
+    now: () => options.now().getTime(),
   });
   app.addHook('onReady', async () => {
     sweeper.start();
@@ -119,6 +134,25 @@ export const inboundRoutes: FastifyPluginAsyncZod<InboundRouteOptions> = async (
     await checkSignature(options, request, provider, bot.tenantId, fields);
     const inbound = parseInboundFields(provider, fields);
 
+    const key = `${bot.tenantId} ${provider} ${inbound.carrierCallId}`;
+    const { response, repeated } = await recentResponses.respond(key, () =>
+      placeCall(request, provider, bot, inbound),
+    );
+    if (repeated) {
+      request.log.warn(
+        { botId: bot.id, provider, carrierCallId: inbound.carrierCallId },
+        'inbound webhook repeated',
+      );
+    }
+    return response;
+  };
+
+  const placeCall = async (
+    request: FastifyRequest,
+    provider: InboundProvider,
+    bot: { id: string; tenantId: string },
+    inbound: InboundCallRequest,
+  ): Promise<InboundResponse> => {
     const callId = `call_${randomUUID()}`;
     const log = request.log.child({ callId, botId: bot.id, provider });
     const placement = await placer.place({

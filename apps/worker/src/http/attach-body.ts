@@ -42,8 +42,9 @@ class Issues {
       this.add(path, `expected string, received ${describe(value)}`);
       return undefined;
     }
-    if (value.length < min) this.add(path, `must have at least ${min} character(s)`);
-    else if (value.length > max) this.add(path, `must have at most ${max} characters`);
+    const length = codePointLength(value);
+    if (length < min) this.add(path, `must have at least ${min} character(s)`);
+    else if (length > max) this.add(path, `must have at most ${max} characters`);
     else return value;
     return undefined;
   }
@@ -151,6 +152,12 @@ function isUtcDatetime(value: unknown): boolean {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
   return day <= days;
+}
+
+/** Length in code points, as zod 4 counts it for `min` and `max`: an emoji counts once. */
+function codePointLength(value: string): number {
+  // The string iterator yields code points; bodies are at most 16 KiB, so the copy is small.
+  return [...value].length;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
