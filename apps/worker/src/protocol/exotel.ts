@@ -5,6 +5,7 @@
  * `start.media_format.sample_rate` (8000 by default, 16000 or 24000 with `?sample-rate=`).
  */
 import { z } from '../validation.js';
+import { readMediaFrame, type MediaFrameShape } from './media-frame.js';
 import type {
   DecodeResult,
   ProtocolAdapter,
@@ -13,6 +14,7 @@ import type {
   WireSampleRate,
 } from './types.js';
 import {
+  BASE64_MAX_LENGTH,
   Base64Payload,
   Counter,
   DtmfDigit,
@@ -64,7 +66,7 @@ const StartFrame = z.object({
   }),
 });
 
-const InboundFrame = z.discriminatedUnion('event', [
+export const InboundFrame = z.discriminatedUnion('event', [
   z.object({ event: z.literal('connected') }),
   z.object({
     event: z.literal('media'),
@@ -97,6 +99,32 @@ const InboundFrame = z.discriminatedUnion('event', [
   z.looseObject({ event: z.literal('start') }),
 ]);
 
+export const MEDIA_SHAPE: MediaFrameShape = {
+  sequenceKey: 'sequence_number',
+  streamKey: 'stream_sid',
+  counters: 'counter',
+  track: false,
+  maxPayloadLength: BASE64_MAX_LENGTH,
+};
+
+/** Checks the frequent media frames by hand and every other frame with the schema. */
+function readFrame(
+  value: unknown,
+): { ok: true; frame: z.infer<typeof InboundFrame> } | { ok: false; message: string } {
+  const media = readMediaFrame(value, MEDIA_SHAPE);
+  if (media !== null) {
+    const frame: z.infer<typeof InboundFrame> = {
+      event: 'media',
+      stream_sid: media.streamId,
+      media: { payload: media.payload, chunk: media.chunk, timestamp: media.timestamp },
+    };
+    return { ok: true, frame };
+  }
+  const parsed = InboundFrame.safeParse(value);
+  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
+  return { ok: true, frame: parsed.data };
+}
+
 class ExotelStream implements ProtocolStream {
   readonly start: StreamStart;
   readonly outboundFrameSamples = EXOTEL_FRAME_SAMPLES;
@@ -106,11 +134,9 @@ class ExotelStream implements ProtocolStream {
   }
 
   decode(value: unknown): DecodeResult {
-    const parsed = InboundFrame.safeParse(value);
-    if (!parsed.success) {
-      return { ok: false, reason: 'invalid-frame', message: z.prettifyError(parsed.error) };
-    }
-    const frame = parsed.data;
+    const read = readFrame(value);
+    if (!read.ok) return { ok: false, reason: 'invalid-frame', message: read.message };
+    const frame = read.frame;
     if (frame.event === 'connected') {
       return { ok: true, events: [{ type: 'notice', event: 'connected' }] };
     }

@@ -6,6 +6,7 @@
  * in the same format. Plivo acknowledges a `checkpoint` with `playedStream`.
  */
 import { z } from '../validation.js';
+import { readMediaFrame, type MediaFrameShape } from './media-frame.js';
 import type {
   DecodeResult,
   MediaFormat,
@@ -14,6 +15,7 @@ import type {
   StreamStart,
 } from './types.js';
 import {
+  BASE64_MAX_LENGTH,
   Base64Payload,
   Counter,
   DtmfDigit,
@@ -58,7 +60,7 @@ const StartFrame = z.object({
   extra_headers: ExtraHeaders,
 });
 
-const InboundFrame = z.discriminatedUnion('event', [
+export const InboundFrame = z.discriminatedUnion('event', [
   z.looseObject({ event: z.literal('connected') }),
   z.object({
     event: z.literal('media'),
@@ -109,6 +111,37 @@ function toMediaFormat(encoding: string, sampleRate: number): MediaFormat | null
   return null;
 }
 
+export const MEDIA_SHAPE: MediaFrameShape = {
+  sequenceKey: 'sequenceNumber',
+  streamKey: 'streamId',
+  counters: 'counter',
+  track: true,
+  maxPayloadLength: BASE64_MAX_LENGTH,
+};
+
+/** Checks the frequent media frames by hand and every other frame with the schema. */
+function readFrame(
+  value: unknown,
+): { ok: true; frame: z.infer<typeof InboundFrame> } | { ok: false; message: string } {
+  const media = readMediaFrame(value, MEDIA_SHAPE);
+  if (media !== null) {
+    const frame: z.infer<typeof InboundFrame> = {
+      event: 'media',
+      streamId: media.streamId,
+      media: {
+        payload: media.payload,
+        track: media.track,
+        chunk: media.chunk,
+        timestamp: media.timestamp,
+      },
+    };
+    return { ok: true, frame };
+  }
+  const parsed = InboundFrame.safeParse(value);
+  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
+  return { ok: true, frame: parsed.data };
+}
+
 class PlivoStream implements ProtocolStream {
   readonly start: StreamStart;
   readonly outboundFrameSamples = PLIVO_FRAME_SAMPLES;
@@ -120,11 +153,9 @@ class PlivoStream implements ProtocolStream {
   }
 
   decode(value: unknown): DecodeResult {
-    const parsed = InboundFrame.safeParse(value);
-    if (!parsed.success) {
-      return { ok: false, reason: 'invalid-frame', message: z.prettifyError(parsed.error) };
-    }
-    const frame = parsed.data;
+    const read = readFrame(value);
+    if (!read.ok) return { ok: false, reason: 'invalid-frame', message: read.message };
+    const frame = read.frame;
     if (frame.event === 'connected') {
       return { ok: true, events: [{ type: 'notice', event: 'connected' }] };
     }

@@ -6,6 +6,7 @@
  * inbound audio passes through a small reorder buffer keyed by `media.chunk`.
  */
 import { z } from '../validation.js';
+import { readMediaFrame, type MediaFrameShape } from './media-frame.js';
 import type {
   DecodeResult,
   MediaFormat,
@@ -15,6 +16,7 @@ import type {
   StreamStart,
 } from './types.js';
 import {
+  BASE64_MAX_LENGTH,
   Base64Payload,
   Counter,
   DtmfDigit,
@@ -56,7 +58,7 @@ const StartFrame = z.object({
   }),
 });
 
-const InboundFrame = z.discriminatedUnion('event', [
+export const InboundFrame = z.discriminatedUnion('event', [
   z.looseObject({ event: z.literal('connected') }),
   z.object({
     event: z.literal('media'),
@@ -117,6 +119,37 @@ function toMediaFormat(encoding: string, sampleRate: number): MediaFormat | null
   return null;
 }
 
+export const MEDIA_SHAPE: MediaFrameShape = {
+  sequenceKey: 'sequence_number',
+  streamKey: 'stream_id',
+  counters: 'counter',
+  track: true,
+  maxPayloadLength: BASE64_MAX_LENGTH,
+};
+
+/** Checks the frequent media frames by hand and every other frame with the schema. */
+function readFrame(
+  value: unknown,
+): { ok: true; frame: z.infer<typeof InboundFrame> } | { ok: false; message: string } {
+  const media = readMediaFrame(value, MEDIA_SHAPE);
+  if (media !== null) {
+    const frame: z.infer<typeof InboundFrame> = {
+      event: 'media',
+      stream_id: media.streamId,
+      media: {
+        payload: media.payload,
+        track: media.track,
+        chunk: media.chunk,
+        timestamp: media.timestamp,
+      },
+    };
+    return { ok: true, frame };
+  }
+  const parsed = InboundFrame.safeParse(value);
+  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
+  return { ok: true, frame: parsed.data };
+}
+
 class TelnyxStream implements ProtocolStream {
   readonly start: StreamStart;
   readonly outboundFrameSamples = TELNYX_FRAME_SAMPLES;
@@ -129,11 +162,9 @@ class TelnyxStream implements ProtocolStream {
   }
 
   decode(value: unknown): DecodeResult {
-    const parsed = InboundFrame.safeParse(value);
-    if (!parsed.success) {
-      return { ok: false, reason: 'invalid-frame', message: z.prettifyError(parsed.error) };
-    }
-    const frame = parsed.data;
+    const read = readFrame(value);
+    if (!read.ok) return { ok: false, reason: 'invalid-frame', message: read.message };
+    const frame = read.frame;
     switch (frame.event) {
       case 'connected':
         return { ok: true, events: [{ type: 'notice', event: 'connected' }] };

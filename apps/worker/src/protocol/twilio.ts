@@ -7,6 +7,7 @@
  */
 import type { DecodeResult, ProtocolAdapter, ProtocolStream, StreamStart } from './types.js';
 import { z } from '../validation.js';
+import { readMediaFrame, type MediaFrameShape } from './media-frame.js';
 import { decodeWireAudio, encodeWireAudio, mediaEvent, text } from './wire-audio.js';
 
 const NumericString = z.string().check(z.regex(/^[0-9]{1,20}$/, 'must be a decimal string'));
@@ -126,6 +127,37 @@ export function buildClearMessage(streamSid: string): string {
 /** 20 ms of μ-law at 8 kHz per outbound `media` message, as Twilio sends its own frames. */
 const TWILIO_FRAME_SAMPLES = 160;
 
+export const MEDIA_SHAPE: MediaFrameShape = {
+  sequenceKey: 'sequenceNumber',
+  streamKey: 'streamSid',
+  counters: 'decimal-string',
+  track: true,
+  maxPayloadLength: 48_000,
+};
+
+/** Checks the frequent media frames by hand and every other frame with the schema. */
+function readFrame(
+  value: unknown,
+): { ok: true; frame: InboundFrame } | { ok: false; message: string } {
+  const media = readMediaFrame(value, MEDIA_SHAPE);
+  if (media !== null) {
+    const frame: InboundFrame = {
+      event: 'media',
+      streamSid: media.streamId,
+      media: {
+        payload: media.payload,
+        track: media.track,
+        chunk: media.chunk as string | undefined,
+        timestamp: media.timestamp as string | undefined,
+      },
+    };
+    return { ok: true, frame };
+  }
+  const parsed = InboundFrame.safeParse(value);
+  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
+  return { ok: true, frame: parsed.data };
+}
+
 class TwilioStream implements ProtocolStream {
   readonly start: StreamStart;
   readonly outboundFrameSamples = TWILIO_FRAME_SAMPLES;
@@ -135,11 +167,9 @@ class TwilioStream implements ProtocolStream {
   }
 
   decode(value: unknown): DecodeResult {
-    const parsed = InboundFrame.safeParse(value);
-    if (!parsed.success) {
-      return { ok: false, reason: 'invalid-frame', message: z.prettifyError(parsed.error) };
-    }
-    const frame = parsed.data;
+    const read = readFrame(value);
+    if (!read.ok) return { ok: false, reason: 'invalid-frame', message: read.message };
+    const frame = read.frame;
     if (frame.event === 'connected')
       return { ok: true, events: [{ type: 'notice', event: 'connected' }] };
     if (frame.event === 'start')

@@ -20,9 +20,12 @@ import type { MediaFormat } from './types.js';
  * Base64 without line breaks. 400 000 characters is 300 000 bytes: about six seconds of 24 kHz
  * 16-bit PCM, more than any provider sends in one inbound frame.
  */
+/** Longest base64 payload of one inbound frame, in characters. */
+export const BASE64_MAX_LENGTH = 400_000;
+
 export const Base64Payload = z
   .string()
-  .check(z.maxLength(400_000), z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'));
+  .check(z.maxLength(BASE64_MAX_LENGTH), z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'));
 
 /** A counter that some providers send as a decimal string and others as a number. */
 export const Counter = z.union([
