@@ -5,6 +5,9 @@
  * zod and gets its error message. Without it, V8 optimizing zod's parser in the middle of a
  * call stalled single frames for 1-5 ms (docs/benchmarks.md, "Worker").
  */
+import type { ZodMiniType } from 'zod/mini';
+
+import { z } from '../validation.js';
 
 /** Field names and limits of one provider's `media` frame. */
 export interface MediaFrameShape {
@@ -79,4 +82,25 @@ export function readMediaFrame(value: unknown, shape: MediaFrameShape): MediaFie
   if (chunk !== undefined) fields.chunk = chunk as number | string;
   if (timestamp !== undefined) fields.timestamp = timestamp as number | string;
   return fields;
+}
+
+/** Outcome of reading one inbound frame. */
+export type FrameRead<T> = { ok: true; frame: T } | { ok: false; message: string };
+
+/**
+ * Reads one inbound frame: a valid `media` frame through the hand-written check and
+ * `fromMedia`, every other frame with the provider's `schema`, whose error message a
+ * rejected frame carries.
+ */
+export function readFrame<T>(
+  value: unknown,
+  shape: MediaFrameShape,
+  schema: ZodMiniType<T>,
+  fromMedia: (media: MediaFields) => T,
+): FrameRead<T> {
+  const media = readMediaFrame(value, shape);
+  if (media !== null) return { ok: true, frame: fromMedia(media) };
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
+  return { ok: true, frame: parsed.data };
 }

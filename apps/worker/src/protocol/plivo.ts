@@ -6,7 +6,7 @@
  * in the same format. Plivo acknowledges a `checkpoint` with `playedStream`.
  */
 import { z } from '../validation.js';
-import { readMediaFrame, type MediaFrameShape } from './media-frame.js';
+import { readFrame, type MediaFields, type MediaFrameShape } from './media-frame.js';
 import type {
   DecodeResult,
   MediaFormat,
@@ -119,27 +119,18 @@ export const MEDIA_SHAPE: MediaFrameShape = {
   maxPayloadLength: BASE64_MAX_LENGTH,
 };
 
-/** Checks the frequent media frames by hand and every other frame with the schema. */
-function readFrame(
-  value: unknown,
-): { ok: true; frame: z.infer<typeof InboundFrame> } | { ok: false; message: string } {
-  const media = readMediaFrame(value, MEDIA_SHAPE);
-  if (media !== null) {
-    const frame: z.infer<typeof InboundFrame> = {
-      event: 'media',
-      streamId: media.streamId,
-      media: {
-        payload: media.payload,
-        track: media.track,
-        chunk: media.chunk,
-        timestamp: media.timestamp,
-      },
-    };
-    return { ok: true, frame };
-  }
-  const parsed = InboundFrame.safeParse(value);
-  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
-  return { ok: true, frame: parsed.data };
+/** Builds the schema's output for a media frame that passed the hand-written check. */
+function mediaFrame(media: MediaFields): z.infer<typeof InboundFrame> {
+  return {
+    event: 'media',
+    streamId: media.streamId,
+    media: {
+      payload: media.payload,
+      track: media.track,
+      chunk: media.chunk,
+      timestamp: media.timestamp,
+    },
+  };
 }
 
 class PlivoStream implements ProtocolStream {
@@ -153,7 +144,7 @@ class PlivoStream implements ProtocolStream {
   }
 
   decode(value: unknown): DecodeResult {
-    const read = readFrame(value);
+    const read = readFrame(value, MEDIA_SHAPE, InboundFrame, mediaFrame);
     if (!read.ok) return { ok: false, reason: 'invalid-frame', message: read.message };
     const frame = read.frame;
     if (frame.event === 'connected') {

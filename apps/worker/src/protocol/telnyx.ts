@@ -6,7 +6,7 @@
  * inbound audio passes through a small reorder buffer keyed by `media.chunk`.
  */
 import { z } from '../validation.js';
-import { readMediaFrame, type MediaFrameShape } from './media-frame.js';
+import { readFrame, type MediaFields, type MediaFrameShape } from './media-frame.js';
 import type {
   DecodeResult,
   MediaFormat,
@@ -127,27 +127,18 @@ export const MEDIA_SHAPE: MediaFrameShape = {
   maxPayloadLength: BASE64_MAX_LENGTH,
 };
 
-/** Checks the frequent media frames by hand and every other frame with the schema. */
-function readFrame(
-  value: unknown,
-): { ok: true; frame: z.infer<typeof InboundFrame> } | { ok: false; message: string } {
-  const media = readMediaFrame(value, MEDIA_SHAPE);
-  if (media !== null) {
-    const frame: z.infer<typeof InboundFrame> = {
-      event: 'media',
-      stream_id: media.streamId,
-      media: {
-        payload: media.payload,
-        track: media.track,
-        chunk: media.chunk,
-        timestamp: media.timestamp,
-      },
-    };
-    return { ok: true, frame };
-  }
-  const parsed = InboundFrame.safeParse(value);
-  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
-  return { ok: true, frame: parsed.data };
+/** Builds the schema's output for a media frame that passed the hand-written check. */
+function mediaFrame(media: MediaFields): z.infer<typeof InboundFrame> {
+  return {
+    event: 'media',
+    stream_id: media.streamId,
+    media: {
+      payload: media.payload,
+      track: media.track,
+      chunk: media.chunk,
+      timestamp: media.timestamp,
+    },
+  };
 }
 
 class TelnyxStream implements ProtocolStream {
@@ -162,7 +153,7 @@ class TelnyxStream implements ProtocolStream {
   }
 
   decode(value: unknown): DecodeResult {
-    const read = readFrame(value);
+    const read = readFrame(value, MEDIA_SHAPE, InboundFrame, mediaFrame);
     if (!read.ok) return { ok: false, reason: 'invalid-frame', message: read.message };
     const frame = read.frame;
     switch (frame.event) {

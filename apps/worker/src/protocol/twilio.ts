@@ -7,7 +7,7 @@
  */
 import type { DecodeResult, ProtocolAdapter, ProtocolStream, StreamStart } from './types.js';
 import { z } from '../validation.js';
-import { readMediaFrame, type MediaFrameShape } from './media-frame.js';
+import { readFrame, type MediaFields, type MediaFrameShape } from './media-frame.js';
 import { decodeWireAudio, encodeWireAudio, mediaEvent, text } from './wire-audio.js';
 
 const NumericString = z.string().check(z.regex(/^[0-9]{1,20}$/, 'must be a decimal string'));
@@ -135,27 +135,18 @@ export const MEDIA_SHAPE: MediaFrameShape = {
   maxPayloadLength: 48_000,
 };
 
-/** Checks the frequent media frames by hand and every other frame with the schema. */
-function readFrame(
-  value: unknown,
-): { ok: true; frame: InboundFrame } | { ok: false; message: string } {
-  const media = readMediaFrame(value, MEDIA_SHAPE);
-  if (media !== null) {
-    const frame: InboundFrame = {
-      event: 'media',
-      streamSid: media.streamId,
-      media: {
-        payload: media.payload,
-        track: media.track,
-        chunk: media.chunk as string | undefined,
-        timestamp: media.timestamp as string | undefined,
-      },
-    };
-    return { ok: true, frame };
-  }
-  const parsed = InboundFrame.safeParse(value);
-  if (!parsed.success) return { ok: false, message: z.prettifyError(parsed.error) };
-  return { ok: true, frame: parsed.data };
+/** Builds the schema's output for a media frame that passed the hand-written check. */
+function mediaFrame(media: MediaFields): InboundFrame {
+  return {
+    event: 'media',
+    streamSid: media.streamId,
+    media: {
+      payload: media.payload,
+      track: media.track,
+      chunk: media.chunk as string | undefined,
+      timestamp: media.timestamp as string | undefined,
+    },
+  };
 }
 
 class TwilioStream implements ProtocolStream {
@@ -167,7 +158,7 @@ class TwilioStream implements ProtocolStream {
   }
 
   decode(value: unknown): DecodeResult {
-    const read = readFrame(value);
+    const read = readFrame(value, MEDIA_SHAPE, InboundFrame, mediaFrame);
     if (!read.ok) return { ok: false, reason: 'invalid-frame', message: read.message };
     const frame = read.frame;
     if (frame.event === 'connected')
