@@ -39,9 +39,9 @@ interface CsvRecord {
 const MAX_BROKEN_QUOTES = 20;
 /**
  * A file with more invalid rows than this is rejected whole, which keeps the response small.
- * Rows with the wrong number of fields also stop the parse early, because csv-parse 6 builds
- * an error object for each (about 25 µs a row on a 2-core VM, so a 10 MB file of them would
- * block the event loop for minutes).
+ * Rows with the wrong number of fields also stop the parse early. csv-parse 6 builds an error
+ * object for each, about 25 µs a row on a 2-core VM, so a 10 MB file of them would block the
+ * event loop for minutes.
  */
 const MAX_REJECTED_ROWS = 1000;
 /** csv-parse error codes of a quote that breaks only its own row, and how each is reported. */

@@ -1,7 +1,7 @@
 /**
- * Fixtures of the inbound tests: a stand-in worker that registers a slot in a real SQLite
- * registry and handles `POST /attach` as the worker does (confirm the reservation, return
- * the stream URL), and a helper that posts a carrier webhook as a form.
+ * Fixtures of the inbound tests. A stand-in worker registers a slot in a real SQLite registry
+ * and handles `POST /attach` as the worker does: it confirms the reservation and returns the
+ * stream URL. A helper posts a carrier webhook as a form.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

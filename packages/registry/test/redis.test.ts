@@ -198,7 +198,9 @@ test('redis reserve sweeps lapses only when the pool is full', async () => {
     // The pool is full now, so the reserve sweeps and takes the lapsed slot.
     const third = await registry.reserve(reserveRequest('c3'));
     assert.equal(third?.workerId, 'w1');
-    assert.ok(lapsing && third && third.fence > lapsing.fence);
+    assert.ok(lapsing);
+    assert.ok(third);
+    assert.ok(third.fence > lapsing.fence);
     ({ events } = await registry.readEvents(start.lastId, 100));
     assert.deepEqual(
       events.map((event) => `${event.type}:${event.callId}`),

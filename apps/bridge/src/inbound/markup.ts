@@ -1,6 +1,7 @@
 /**
  * The response voxbridge sends to a carrier's webhook, in that carrier's own markup: connect the
- * call to the worker's media stream, or say that every line is busy and hang up. Sources:
+ * call to the worker's media stream, or play an "all lines are busy" message and hang up.
+ * Sources:
  * - Twilio: twilio.com/docs/voice/twiml/stream. `<Connect><Stream>` makes the stream
  *   bidirectional; custom data goes in `<Parameter>` nouns and arrives in the `start`
  *   message's `customParameters`, so the stream URL carries no query string.
@@ -47,7 +48,7 @@ function xmlDocument(inner: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Response>${inner}</Response>\n`;
 }
 
-/** Builds the webhook response that tells the carrier to stream the call to the worker. */
+/** Builds the webhook response that streams the call to the worker. */
 export function streamResponse(provider: InboundProvider, target: StreamTarget): InboundResponse {
   switch (provider) {
     case 'twilio': {
@@ -70,8 +71,8 @@ export function streamResponse(provider: InboundProvider, target: StreamTarget):
       };
     }
     case 'telnyx': {
-      // NOTE: the Telnyx page shows `<Stream>` inside `<Start>`; `<Connect>` is used here as
-      // in TwiML so the call stays on the stream, which TeXML's Connect verb page lists.
+      // NOTE: the Telnyx stream page shows `<Stream>` inside `<Start>`. `<Connect>` (listed on
+      // TeXML's Connect verb page) is used as in TwiML, so the call stays on the stream.
       const stream =
         `<Stream url="${escapeXml(target.streamUrl)}" track="inbound_track"` +
         ' bidirectionalMode="rtp" bidirectionalCodec="PCMU"/>';
@@ -90,8 +91,8 @@ export function streamResponse(provider: InboundProvider, target: StreamTarget):
       return { status: 200, contentType: XML_TYPE, body: xmlDocument(stream) };
     }
     case 'exotel':
-      // NOTE: the Exotel page says the applet accepts an endpoint that returns the WSS URL
-      // but does not show the response body; `{ "url": ... }` is an assumption to confirm.
+      // NOTE: the Exotel page documents an endpoint that returns the WSS URL but shows no
+      // response body, so `{ "url": ... }` is an assumption to confirm.
       return {
         status: 200,
         contentType: 'application/json; charset=utf-8',
@@ -100,7 +101,7 @@ export function streamResponse(provider: InboundProvider, target: StreamTarget):
   }
 }
 
-/** Builds the webhook response that says "all lines are busy" and hangs up. */
+/** Builds the webhook response that plays "all lines are busy" and hangs up. */
 export function busyResponse(provider: InboundProvider): InboundResponse {
   switch (provider) {
     case 'twilio':

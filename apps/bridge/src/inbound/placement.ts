@@ -36,7 +36,7 @@ export interface InboundPlacementRequest {
   to: string;
 }
 
-/** Why a call found no worker; stored as the call's reason. */
+/** Reason a call found no worker, stored as the call's reason. */
 export type NoWorkerReason = 'no-capacity' | 'tenant-quota' | 'attach-failed' | 'registry-error';
 
 export type InboundPlacement =

@@ -121,7 +121,7 @@ export interface CallRecording {
   uploadedAt: string;
 }
 
-/** Who placed the call: the dialler for a campaign contact, or a caller ringing a bot's number. */
+/** Direction of a call: `outbound` from the dialler, `inbound` from a caller ringing a bot's number. */
 export type CallDirection = 'outbound' | 'inbound';
 
 export interface Call {

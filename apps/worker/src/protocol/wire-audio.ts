@@ -20,7 +20,7 @@ import type { MediaFormat } from './types.js';
  * Base64 without line breaks. 400 000 characters is 300 000 bytes: about six seconds of 24 kHz
  * 16-bit PCM, more than any provider sends in one inbound frame.
  */
-/** Longest base64 payload of one inbound frame, in characters. */
+/** Maximum length of one inbound frame's base64 payload, in characters. */
 export const BASE64_MAX_LENGTH = 400_000;
 
 export const Base64Payload = z

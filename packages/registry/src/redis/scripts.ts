@@ -471,8 +471,8 @@ end
  * id or '', tenant limit or -1, campaign limit or -1.
  * Returns {'reserved', workerId, url, fence, deadline}, {'quota', scope} or {'none'}.
  *
- * Nothing is swept on the common path. A worker found in `idle` holds no live reservation
- * (see the invariants), and the one chosen is checked against its own `expiresAt`; an
+ * Nothing is swept on the common path. A worker found in `idle` has no live reservation
+ * (see the invariants), and the one chosen is checked against its own `expiresAt`. An
  * expired one is deleted and the next is tried. A count of `holders` can only be too high
  * (a lapsed or expired reservation not yet swept), so it is counted again after a sweep
  * only when it reaches the limit. Likewise the pool is swept before it is reported full,
