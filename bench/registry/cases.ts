@@ -135,7 +135,9 @@ export async function measureRegistry(
       await Promise.all(batch);
     }
 
-    // Reserve phases: reserve every slot (timed), then release them all (not timed).
+    // Reserve phases: reserve every slot (timed), release them all (not timed). Each phase
+    // sends exactly as many reserves as the pool has slots, so every one finds a free slot:
+    // the case measures reservations, not the reply to a full pool.
     const latencies: number[] = [];
     let reserved = 0;
     let reserveSeconds = 0;
@@ -144,16 +146,21 @@ export async function measureRegistry(
     while (reserveSeconds * 1000 < settings.durationMs) {
       const heldReservations: Reservation[] = [];
       const microsBefore = await serverMicros(admin, REGISTRY_COMMANDS);
-      const phase = await runUntilFull(settings.concurrency, async (loop) => {
-        const registry = pick(registries, loop);
-        const request = quotaRequest(`r${(callCounter += 1)}`, slots, loop);
-        const started = performance.now();
-        const reservation = await registry.reserve(request);
-        if (reservation === null) return false;
-        latencies.push(performance.now() - started);
-        heldReservations.push(reservation);
-        return true;
-      });
+      let sent = 0;
+      const phase = await runUntil(
+        settings.concurrency,
+        () => sent < slots,
+        async (loop) => {
+          sent += 1;
+          const registry = pick(registries, loop);
+          const request = quotaRequest(`r${(callCounter += 1)}`, slots, loop);
+          const started = performance.now();
+          const reservation = await registry.reserve(request);
+          if (reservation === null) throw new Error(`no free slot among ${slots}`);
+          latencies.push(performance.now() - started);
+          heldReservations.push(reservation);
+        },
+      );
       reserveMicros += (await serverMicros(admin, REGISTRY_COMMANDS)) - microsBefore;
       reserved += phase.operations;
       reserveSeconds += phase.seconds;
@@ -196,19 +203,19 @@ export async function measureRegistry(
   }
 }
 
-/** Runs `operation` in `concurrency` loops until one returns false (the pool is empty). */
-async function runUntilFull(
+/** Runs `operation` in `concurrency` loops while `shouldContinue` returns true before each start. */
+async function runUntil(
   concurrency: number,
-  operation: (loop: number) => Promise<boolean>,
+  shouldContinue: () => boolean,
+  operation: (loop: number) => Promise<void>,
 ): Promise<RunResult> {
   const started = performance.now();
   let operations = 0;
-  let full = false;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, loop) => {
-      while (!full) {
-        if (await operation(loop)) operations += 1;
-        else full = true;
+      while (shouldContinue()) {
+        await operation(loop);
+        operations += 1;
       }
     }),
   );

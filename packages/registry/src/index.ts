@@ -41,6 +41,11 @@ export interface OpenRegistryOptions {
   eventStreamMaxLength?: number;
   /** Redis only: prefix of every key. Defaults to `voxfleet:`. */
   keyPrefix?: string;
+  /**
+   * Redis only: maximum number of reserve, confirm and release operations of one pool sent
+   * in one call. Defaults to 64. With 1, every operation goes on its own.
+   */
+  maxBatch?: number;
   /** Redis only: how long connecting may take. Defaults to 5000. */
   connectTimeoutMs?: number;
   /** Redis only: receives connection failures and recoveries. */
@@ -78,6 +83,7 @@ export async function openRegistry(
     ...(options.eventStreamMaxLength === undefined
       ? {}
       : { eventStreamMaxLength: options.eventStreamMaxLength }),
+    ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }

@@ -85,7 +85,7 @@ test('cluster pools on three nodes list, reap and stream', async () => {
       await registry.register(worker(`${pool}-short`, { pool, ttlMs: 200 }));
     }
     const owners = new Set(
-      await Promise.all(pools.map((pool) => ownerOf(`${keyPrefix}{${pool}}:slots`))),
+      await Promise.all(pools.map((pool) => ownerOf(`${keyPrefix}{${pool}}:workers`))),
     );
     assert.equal(owners.size, 3, 'one pool per node');
 

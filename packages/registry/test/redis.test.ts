@@ -22,22 +22,28 @@ after(async () => {
   await redis?.dispose();
 });
 
-// Each store gets its own key prefix, so tests share one server without seeing each other.
-runContractSuite('redis', async () => {
-  const keyPrefix = `test-${randomUUID()}:`;
-  return {
-    open: () => openRegistry(server().url, { keyPrefix }),
-    cleanup: async () => {
-      const client = new Redis(server().url);
-      try {
-        const keys = await client.keys(`${keyPrefix}*`);
-        if (keys.length > 0) await client.del(...keys);
-      } finally {
-        client.disconnect();
-      }
-    },
+/** A store on the shared server under its own key prefix, so tests never see each other. */
+function redisStore(options: { maxBatch?: number } = {}) {
+  return async () => {
+    const keyPrefix = `test-${randomUUID()}:`;
+    return {
+      open: () => openRegistry(server().url, { keyPrefix, ...options }),
+      cleanup: async () => {
+        const client = new Redis(server().url);
+        try {
+          const keys = await client.keys(`${keyPrefix}*`);
+          if (keys.length > 0) await client.del(...keys);
+        } finally {
+          client.disconnect();
+        }
+      },
+    };
   };
-});
+}
+
+runContractSuite('redis', redisStore());
+// The same contract with every operation sent on its own.
+runContractSuite('redis unbatched', redisStore({ maxBatch: 1 }));
 
 test('redis keys of a pool share a hash tag', async () => {
   const keyPrefix = `tag-${randomUUID()}:`;
@@ -54,7 +60,7 @@ test('redis keys of a pool share a hash tag', async () => {
       `${keyPrefix}{blue}:events`,
       `${keyPrefix}{blue}:expiry`,
       `${keyPrefix}{blue}:fence`,
-      `${keyPrefix}{blue}:slots`,
+      `${keyPrefix}{blue}:workers`,
     ]);
   } finally {
     client.disconnect();
@@ -67,10 +73,10 @@ test('redis default key prefix is voxfleet', async () => {
   const client = new Redis(server().url);
   try {
     await registry.register(worker('prefix-check', { pool: 'prefix-check' }));
-    assert.equal(await client.hexists('voxfleet:{prefix-check}:slots', 'url:prefix-check'), 1);
+    assert.equal(await client.hexists('voxfleet:{prefix-check}:workers', 'w:prefix-check'), 1);
     await registry.deregister('prefix-check');
   } finally {
-    await client.del('voxfleet:pools', 'voxfleet:{prefix-check}:slots');
+    await client.del('voxfleet:pools', 'voxfleet:{prefix-check}:workers');
     client.disconnect();
     await registry.close();
   }

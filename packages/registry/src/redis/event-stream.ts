@@ -1,6 +1,7 @@
 /**
  * Slot events of the Redis backend: one stream per pool (`<prefix>{pool}:events`), written
- * by the pool's scripts. A reader's cursor records the last entry id it read in each pool,
+ * by the pool's scripts. An entry's fields are `type`, `workerId`, `host`, and for an event
+ * about a reservation `callId`, `fence`, `tenantId` and `campaignId` (the last two when set). A reader's cursor records the last entry id it read in each pool,
  * as `pool=id` pairs joined by commas. Pool names cannot contain `=` or `,`.
  */
 import { RegistryInvalidArgumentError } from '../errors.js';
@@ -49,7 +50,11 @@ export function compareEntryIds(a: string, b: string): number {
   return aMs - bMs || aSeq - bSeq;
 }
 
-export function toSlotEvent([id, fields]: StreamEntry): SlotEvent {
+/**
+ * Converts a stream entry of the pool's stream. The entry's id is the event's time, as
+ * `<ms>-<seq>` of the Redis server's clock.
+ */
+export function toSlotEvent([id, fields]: StreamEntry, pool: string): SlotEvent {
   const values = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i];
@@ -68,9 +73,9 @@ export function toSlotEvent([id, fields]: StreamEntry): SlotEvent {
     id,
     type: type as SlotEventType,
     workerId: values.get('workerId') ?? '',
-    pool: values.get('pool') ?? '',
+    pool,
     host: values.get('host') ?? '',
-    at: Number(values.get('at')),
+    at: Number(id.slice(0, id.indexOf('-'))),
     ...(callId === undefined ? {} : { callId }),
     ...(fence === undefined ? {} : { fence: Number(fence) }),
     ...(tenantId === undefined ? {} : { tenantId }),

@@ -10,6 +10,14 @@
  * `release` use the pool this client last saw for the worker (from `register`, `reserve`
  * or a lookup) and read the key again only when the script does not find the worker there.
  *
+ * Reserve, confirm and release are grouped, per pool, into one call of the `batch`
+ * function: while a call for the pool is in flight, later operations wait and then go
+ * together, up to `maxBatch` at once. Operations started in the same tick also go
+ * together. One operation alone goes as its own function, so a lightly loaded client adds
+ * no delay. A batch costs one request and one script call for all its operations, so a
+ * busy dialler or inbound line spends less of Redis and of its own CPU per reservation.
+ * Each operation keeps its own reply, and its own error.
+ *
  * @example
  * const registry = await RedisRegistry.open({
  *   location: { kind: 'redis-cluster', nodes: [{ host: '10.0.0.1', port: 7000 }], credentials: {} },
@@ -21,6 +29,7 @@ import type { Logger } from '@voxfleet/logger';
 import {
   RegistryClosedError,
   RegistryError,
+  RegistryInvalidArgumentError,
   RegistryQuotaExceededError,
   RegistryUnavailableError,
 } from '../errors.js';
@@ -74,6 +83,11 @@ export interface RedisRegistryOptions {
   connectTimeoutMs?: number;
   /** Approximate number of events each pool's stream keeps (`XADD MAXLEN ~`). Defaults to 10,000. */
   eventStreamMaxLength?: number;
+  /**
+   * Maximum number of reserve, confirm and release operations of one pool sent in one
+   * call (see `RedisRegistry`). Defaults to 64. With 1, every operation goes on its own.
+   */
+  maxBatch?: number;
   logger?: Logger;
 }
 
@@ -93,6 +107,24 @@ const CONFIRM_RESULTS: readonly ConfirmResult[] = [
   'expired',
 ];
 
+/** Operations that `run` groups into one `batch` call; see the class comment. */
+const BATCHED: ReadonlySet<scripts.FunctionName> = new Set(['reserve', 'confirm', 'release']);
+
+/** One operation waiting for its pool's batch. */
+interface QueuedOperation {
+  name: scripts.FunctionName;
+  args: string[];
+  resolve: (reply: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A pool's operations waiting to be sent, and whether a call for the pool is in flight. */
+interface PoolQueue {
+  waiting: QueuedOperation[];
+  inFlight: boolean;
+  scheduled: boolean;
+}
+
 /** Each operation's function name in the loaded library, such as `<library>_reserve`. */
 const FUNCTIONS = Object.fromEntries(
   scripts.FUNCTION_NAMES.map((name) => [name, `${scripts.LIBRARY_NAME}_${name}`]),
@@ -106,16 +138,32 @@ export class RedisRegistry implements CapacityRegistry {
   private readonly poolCache = new Map<string, string>();
   /** Each pool's script keys, in `POOL_KEY_NAMES` order, built once per pool. */
   private readonly poolKeys = new Map<string, string[]>();
+  /** Operations waiting to be batched, per pool; see the class comment. */
+  private readonly queues = new Map<string, PoolQueue>();
+  private readonly maxBatch: number;
   private closed = false;
 
-  private constructor(redis: Redis | Cluster, prefix: string, eventStreamMaxLength: number) {
+  private constructor(
+    redis: Redis | Cluster,
+    prefix: string,
+    eventStreamMaxLength: number,
+    maxBatch: number,
+  ) {
     this.redis = redis;
     this.prefix = prefix;
     this.eventStreamMaxLength = String(eventStreamMaxLength);
+    this.maxBatch = maxBatch;
   }
 
   /** Connects and waits until the connection is ready, or throws `RegistryUnavailableError`. */
   static async open(options: RedisRegistryOptions): Promise<RedisRegistry> {
+    const maxBatch = options.maxBatch ?? 64;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 1000) {
+      throw new RegistryInvalidArgumentError(
+        'maxBatch',
+        `must be an integer from 1 to 1000, got ${String(maxBatch)}`,
+      );
+    }
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const redis = createClient(options.location, connectTimeoutMs);
     watchConnection(redis, options.logger);
@@ -133,6 +181,7 @@ export class RedisRegistry implements CapacityRegistry {
       redis,
       options.keyPrefix ?? 'voxfleet:',
       options.eventStreamMaxLength ?? 10_000,
+      maxBatch,
     );
     try {
       await registry.loadLibrary();
@@ -347,7 +396,7 @@ export class RedisRegistry implements CapacityRegistry {
       .slice(0, limit);
     for (const { pool, entry } of merged) cursor.set(pool, entry[0]);
     return {
-      events: merged.map(({ entry }) => toSlotEvent(entry)),
+      events: merged.map(({ pool, entry }) => toSlotEvent(entry, pool)),
       lastId: merged.length === 0 ? (afterId ?? '') : formatCursor(cursor),
     };
   }
@@ -357,7 +406,7 @@ export class RedisRegistry implements CapacityRegistry {
     const events: SlotEvent[] = [];
     for (const pool of pools.sort()) {
       const reply = (await this.run('reap', pool, [])) as StreamEntry[];
-      events.push(...reply.map(toSlotEvent));
+      events.push(...reply.map((entry) => toSlotEvent(entry, pool)));
     }
     return events;
   }
@@ -421,11 +470,96 @@ export class RedisRegistry implements CapacityRegistry {
   }
 
   /**
+   * Runs an operation of the pool: reserve, confirm and release through the pool's batch
+   * queue, any other at once.
+   */
+  private run(name: scripts.FunctionName, pool: string, args: string[]): Promise<unknown> {
+    if (this.maxBatch === 1 || !BATCHED.has(name)) return this.send(name, pool, args);
+    if (this.closed) return Promise.reject(new RegistryClosedError());
+    let queue = this.queues.get(pool);
+    if (queue === undefined) {
+      queue = { waiting: [], inFlight: false, scheduled: false };
+      this.queues.set(pool, queue);
+    }
+    const entry = queue;
+    return new Promise((resolve, reject) => {
+      entry.waiting.push({ name, args, resolve, reject });
+      this.schedule(pool, entry);
+    });
+  }
+
+  /**
+   * Flushes the queue after the current tick, once the continuations of the callers that
+   * the last reply resumed have queued their next operations.
+   */
+  private schedule(pool: string, queue: PoolQueue): void {
+    if (queue.inFlight || queue.scheduled) return;
+    queue.scheduled = true;
+    process.nextTick(() => {
+      queue.scheduled = false;
+      this.flush(pool, queue);
+    });
+  }
+
+  private flush(pool: string, queue: PoolQueue): void {
+    if (queue.inFlight) return;
+    const operations = queue.waiting.splice(0, this.maxBatch);
+    if (operations.length === 0) {
+      this.queues.delete(pool);
+      return;
+    }
+    queue.inFlight = true;
+    const settled = () => {
+      queue.inFlight = false;
+      this.schedule(pool, queue);
+    };
+    const [first] = operations;
+    if (operations.length === 1 && first !== undefined) {
+      this.send(first.name, pool, first.args).then(first.resolve, first.reject).finally(settled);
+      return;
+    }
+    const args: string[] = [];
+    for (const operation of operations) {
+      args.push(operation.name, String(operation.args.length), ...operation.args);
+    }
+    this.send('batch', pool, args)
+      .then(
+        (reply) => {
+          const replies = Array.isArray(reply) ? reply : [];
+          operations.forEach((operation, i) => {
+            const result: unknown = replies[i];
+            if (result === undefined) {
+              operation.reject(
+                new RegistryError(
+                  'REGISTRY_UNAVAILABLE',
+                  'batch function returned too few replies',
+                ),
+              );
+            } else if (isBatchError(result, operation.name)) {
+              operation.reject(
+                new RegistryUnavailableError('Redis registry rejected a command', {
+                  cause: new Error(String(result[1])),
+                  retryable: false,
+                }),
+              );
+            } else {
+              operation.resolve(result);
+            }
+          });
+        },
+        (err: unknown) => {
+          for (const operation of operations) operation.reject(err);
+        },
+      )
+      .finally(settled);
+  }
+
+  /**
    * Calls a library function with the pool's keys, the stream length and the pool name
    * first. When the server does not have the library, for example after a restart, loads
    * it and calls again.
    */
-  private async run(name: scripts.FunctionName, pool: string, args: string[]): Promise<unknown> {
+  private async send(name: scripts.FunctionName, pool: string, args: string[]): Promise<unknown> {
     if (this.closed) throw new RegistryClosedError();
     let keys = this.poolKeys.get(pool);
     if (keys === undefined) {
@@ -492,6 +626,15 @@ function toRegistryError(err: unknown): RegistryError {
     });
   }
   return new RegistryUnavailableError('Redis registry is unreachable', { cause: err });
+}
+
+/**
+ * Tells whether a reply from the batch function is a failed operation's {'error', message}.
+ * No reply of confirm or release is an array, and reserve's first element is never 'error'.
+ */
+function isBatchError(reply: unknown, name: scripts.FunctionName): reply is [string, unknown] {
+  if (!Array.isArray(reply)) return false;
+  return name !== 'reserve' || reply[0] === 'error';
 }
 
 /** Bytes of randomness drawn at once for tokens; 16 bytes make one token. */

@@ -1,0 +1,195 @@
+/**
+ * The Redis client's batching: operations of one pool started together go in one call of
+ * the `batch` function, each keeps its own reply and error, and `maxBatch` bounds a call.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import {
+  openRegistry,
+  RegistryClosedError,
+  RegistryInvalidArgumentError,
+  type CapacityRegistry,
+} from '../src/index.js';
+import { LIBRARY_NAME, POOL_KEY_NAMES } from '../src/redis/scripts.js';
+import { reserveRequest, worker } from './contract.js';
+import { startTestRedis, type TestRedis } from './redis-server.js';
+
+let redis: TestRedis | undefined;
+let admin: Redis | undefined;
+
+function server(): TestRedis {
+  assert.ok(redis, 'redis-server did not start');
+  return redis;
+}
+
+function client(): Redis {
+  assert.ok(admin, 'no admin connection');
+  return admin;
+}
+
+before(async () => {
+  redis = await startTestRedis();
+  admin = new Redis(redis.url);
+});
+
+after(async () => {
+  admin?.disconnect();
+  await redis?.dispose();
+});
+
+/** Calls of the named library function since the last `CONFIG RESETSTAT`. */
+async function functionCalls(): Promise<number> {
+  const info = await client().info('commandstats');
+  const match = /^cmdstat_fcall:calls=(\d+)/m.exec(info);
+  return Number(match?.[1] ?? 0);
+}
+
+async function openWithWorkers(count: number, maxBatch?: number): Promise<CapacityRegistry> {
+  const registry = await openRegistry(server().url, {
+    keyPrefix: `batch-${randomUUID()}:`,
+    ...(maxBatch === undefined ? {} : { maxBatch }),
+  });
+  for (let i = 0; i < count; i += 1) {
+    await registry.register(worker(`w${String(i).padStart(2, '0')}`));
+  }
+  return registry;
+}
+
+test('redis batch sends operations started together in one call', async () => {
+  const registry = await openWithWorkers(20);
+  try {
+    await client().config('RESETSTAT');
+    const reservations = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => registry.reserve(reserveRequest(`c${i}`))),
+    );
+    const granted = reservations.filter((reservation) => reservation !== null);
+    assert.equal(granted.length, 20);
+    assert.equal(new Set(granted.map((reservation) => reservation.workerId)).size, 20);
+    const confirmed = await Promise.all(
+      granted.map((reservation) => registry.confirm(reservation.workerId, reservation.token)),
+    );
+    assert.deepEqual(new Set(confirmed), new Set(['confirmed']));
+    const released = await Promise.all(
+      granted.map((reservation) => registry.release(reservation.workerId, reservation.token)),
+    );
+    assert.deepEqual(new Set(released), new Set([true]));
+    assert.equal(await functionCalls(), 3, 'one call each for reserve, confirm and release');
+    const slots = await registry.list();
+    assert.deepEqual(new Set(slots.map((slot) => slot.state)), new Set(['idle']));
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis batch holds at most maxBatch operations', async () => {
+  const registry = await openWithWorkers(10, 4);
+  try {
+    await client().config('RESETSTAT');
+    const reservations = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => registry.reserve(reserveRequest(`c${i}`))),
+    );
+    assert.equal(reservations.filter((reservation) => reservation !== null).length, 10);
+    // 4, then 4 sent when the first reply arrives, then 2.
+    assert.equal(await functionCalls(), 3);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis maxBatch 1 sends every operation on its own', async () => {
+  const registry = await openWithWorkers(5, 1);
+  try {
+    await client().config('RESETSTAT');
+    const reservations = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => registry.reserve(reserveRequest(`c${i}`))),
+    );
+    assert.equal(reservations.filter((reservation) => reservation !== null).length, 5);
+    assert.equal(await functionCalls(), 5);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis maxBatch outside 1 to 1000 is rejected', async () => {
+  for (const maxBatch of [0, 1001, 2.5, Number.NaN]) {
+    await assert.rejects(
+      openRegistry(server().url, { maxBatch }),
+      (err: unknown) =>
+        err instanceof RegistryInvalidArgumentError && err.message.includes('maxBatch'),
+      `maxBatch ${maxBatch}`,
+    );
+  }
+});
+
+test('redis batch operations queued at close fail as closed', async () => {
+  const registry = await openWithWorkers(3);
+  const pending = Array.from({ length: 3 }, (_, i) => registry.reserve(reserveRequest(`c${i}`)));
+  const settled = Promise.allSettled(pending);
+  await registry.close();
+  const results = await settled;
+  for (const result of results) {
+    assert.equal(result.status, 'rejected');
+    assert.ok(result.reason instanceof RegistryClosedError, String(result.reason));
+  }
+});
+
+test('redis batch reports a failed operation without failing the others', async () => {
+  const keyPrefix = `batch-${randomUUID()}:`;
+  const registry = await openRegistry(server().url, { keyPrefix });
+  try {
+    await registry.register(worker('w1'));
+    const keys = POOL_KEY_NAMES.map((name) => `${keyPrefix}{default}:${name}`);
+    const reply = (await client().fcall(
+      `${LIBRARY_NAME}_batch`,
+      keys.length,
+      ...keys,
+      '10000',
+      'default',
+      'drop-everything',
+      '0',
+      'reserve',
+      '8',
+      'c1',
+      '60000',
+      'token-1',
+      '{}',
+      '',
+      '',
+      '-1',
+      '-1',
+    )) as unknown[];
+    assert.deepEqual(reply[0], ['error', 'not a batch operation: drop-everything']);
+    const reserved = reply[1] as unknown[];
+    assert.equal(reserved[0], 'reserved');
+    assert.equal(reserved[1], 'w1');
+    const [slot] = await registry.list();
+    assert.equal(slot?.state, 'reserved');
+    assert.equal(slot?.reservation?.callId, 'c1');
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis batch with a wrong argument count is rejected whole', async () => {
+  const keys = POOL_KEY_NAMES.map((name) => `batch-malformed:{default}:${name}`);
+  const registry = await openRegistry(server().url, { keyPrefix: 'batch-malformed:' });
+  try {
+    await assert.rejects(
+      client().fcall(
+        `${LIBRARY_NAME}_batch`,
+        keys.length,
+        ...keys,
+        '10000',
+        'default',
+        'reserve',
+        '9',
+        'c1',
+      ),
+      /malformed batch at argument 3/,
+    );
+  } finally {
+    await registry.close();
+  }
+});
