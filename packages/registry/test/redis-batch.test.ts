@@ -193,3 +193,39 @@ test('redis batch with a wrong argument count is rejected whole', async () => {
     await registry.close();
   }
 });
+
+test('redis batch events share one entry and page by event', async () => {
+  const registry = await openWithWorkers(10);
+  try {
+    const start = await registry.readEvents(null, 10_000);
+    const reservations = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => registry.reserve(reserveRequest(`c${i}`))),
+    );
+    const events = [];
+    let cursor = start.lastId;
+    for (let page = 0; page < 10; page += 1) {
+      const next = await registry.readEvents(cursor, 3);
+      if (next.events.length === 0) break;
+      assert.ok(next.events.length <= 3);
+      events.push(...next.events);
+      cursor = next.lastId;
+    }
+    assert.deepEqual(
+      events.map((event) => event.callId),
+      reservations.map((reservation) => reservation?.callId),
+    );
+    assert.deepEqual(new Set(events.map((event) => event.type)), new Set(['reserved']));
+    const [entryId] = events[0]?.id.split('.') ?? [];
+    assert.ok(entryId !== undefined, 'no events read');
+    assert.match(entryId, /^\d+-\d+$/);
+    assert.deepEqual(
+      events.map((event) => event.id),
+      events.map((_, index) => (index === 0 ? entryId : `${entryId}.${index}`)),
+    );
+    assert.equal(events[0]?.at, Number(entryId.split('-')[0]));
+    const after = await registry.readEvents(cursor, 3);
+    assert.equal(after.events.length, 0);
+  } finally {
+    await registry.close();
+  }
+});

@@ -1,8 +1,11 @@
 /**
  * Slot events of the Redis backend: one stream per pool (`<prefix>{pool}:events`), written
- * by the pool's scripts. An entry's fields are `type`, `workerId`, `host`, and for an event
- * about a reservation `callId`, `fence`, `tenantId` and `campaignId` (the last two when set). A reader's cursor records the last entry id it read in each pool,
- * as `pool=id` pairs joined by commas. Pool names cannot contain `=` or `,`.
+ * by the pool's scripts. An event's fields are `type`, `workerId`, `host`, and for an event
+ * about a reservation `callId`, `fence`, `tenantId` and `campaignId` (the last two when set).
+ * An entry contains one event, or all the events of one batch call. An event's id is its
+ * entry's id, followed by `.<index>` for an entry's second event and later. A reader's
+ * cursor records the id of the last event it read in each pool, as `pool=id` pairs joined
+ * by commas. Pool names cannot contain `=` or `,`.
  */
 import { RegistryInvalidArgumentError } from '../errors.js';
 import type { SlotEvent, SlotEventType } from '../types.js';
@@ -22,25 +25,41 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<SlotEventType>([
 /** A stream entry as XRANGE and the scripts return it: an id and a flat field list. */
 export type StreamEntry = [id: string, fields: string[]];
 
-export function parseCursor(afterId: string | null): Map<string, string> {
-  const cursor = new Map<string, string>();
+/** An event's place in a pool's stream: its entry, and its index among the entry's events. */
+export interface StreamPosition {
+  entryId: string;
+  index: number;
+}
+
+export function parseCursor(afterId: string | null): Map<string, StreamPosition> {
+  const cursor = new Map<string, StreamPosition>();
   if (afterId === null || afterId === '') return cursor;
   for (const part of afterId.split(',')) {
-    const match = /^([A-Za-z0-9._:-]{1,64})=(\d+-\d+)$/.exec(part);
+    const match = /^([A-Za-z0-9._:-]{1,64})=(\d+-\d+)(?:\.(\d+))?$/.exec(part);
     if (match === null || match[1] === undefined || match[2] === undefined) {
       throw new RegistryInvalidArgumentError(
         'afterId',
         `${JSON.stringify(afterId)} is not a cursor of this Redis registry; pass null or a lastId`,
       );
     }
-    cursor.set(match[1], match[2]);
+    cursor.set(match[1], { entryId: match[2], index: Number(match[3] ?? 0) });
   }
   return cursor;
 }
 
-export function formatCursor(cursor: Map<string, string>): string {
+export function formatCursor(cursor: Map<string, StreamPosition>): string {
   const pools = [...cursor.keys()].sort();
-  return pools.map((pool) => `${pool}=${cursor.get(pool) ?? ''}`).join(',');
+  return pools
+    .map((pool) => {
+      const position = cursor.get(pool);
+      return position === undefined ? '' : `${pool}=${eventId(position)}`;
+    })
+    .join(',');
+}
+
+/** Returns an event's id: its entry's id, followed by `.<index>` after an entry's first event. */
+export function eventId({ entryId, index }: StreamPosition): string {
+  return index === 0 ? entryId : `${entryId}.${index}`;
 }
 
 /** Orders two stream ids (`<ms>-<seq>`) numerically. */
@@ -50,35 +69,48 @@ export function compareEntryIds(a: string, b: string): number {
   return aMs - bMs || aSeq - bSeq;
 }
 
+export function comparePositions(a: StreamPosition, b: StreamPosition): number {
+  return compareEntryIds(a.entryId, b.entryId) || a.index - b.index;
+}
+
 /**
- * Converts a stream entry of the pool's stream. The entry's id is the event's time, as
- * `<ms>-<seq>` of the Redis server's clock.
+ * Converts a stream entry of the pool's stream to its events. An entry contains one event, or
+ * the events of one batch in order, each starting at a `type` field. The entry's id is the
+ * events' time, as `<ms>-<seq>` of the Redis server's clock.
  */
-export function toSlotEvent([id, fields]: StreamEntry, pool: string): SlotEvent {
-  const values = new Map<string, string>();
+export function toSlotEvents([entryId, fields]: StreamEntry, pool: string): SlotEvent[] {
+  const groups: Map<string, string>[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i];
     const value = fields[i + 1];
-    if (name !== undefined && value !== undefined) values.set(name, value);
+    if (name === undefined || value === undefined) continue;
+    if (name === 'type' || groups.length === 0) groups.push(new Map());
+    groups.at(-1)?.set(name, value);
   }
-  const type = values.get('type') ?? '';
-  if (!EVENT_TYPES.has(type)) {
-    throw new RegistryInvalidArgumentError('event', `stream entry ${id} has unknown type ${type}`);
-  }
-  const callId = values.get('callId');
-  const fence = values.get('fence');
-  const tenantId = values.get('tenantId');
-  const campaignId = values.get('campaignId');
-  return {
-    id,
-    type: type as SlotEventType,
-    workerId: values.get('workerId') ?? '',
-    pool,
-    host: values.get('host') ?? '',
-    at: Number(id.slice(0, id.indexOf('-'))),
-    ...(callId === undefined ? {} : { callId }),
-    ...(fence === undefined ? {} : { fence: Number(fence) }),
-    ...(tenantId === undefined ? {} : { tenantId }),
-    ...(campaignId === undefined ? {} : { campaignId }),
-  };
+  const at = Number(entryId.slice(0, entryId.indexOf('-')));
+  return groups.map((values, index) => {
+    const type = values.get('type') ?? '';
+    if (!EVENT_TYPES.has(type)) {
+      throw new RegistryInvalidArgumentError(
+        'event',
+        `stream entry ${entryId} has unknown type ${type}`,
+      );
+    }
+    const callId = values.get('callId');
+    const fence = values.get('fence');
+    const tenantId = values.get('tenantId');
+    const campaignId = values.get('campaignId');
+    return {
+      id: eventId({ entryId, index }),
+      type: type as SlotEventType,
+      workerId: values.get('workerId') ?? '',
+      pool,
+      host: values.get('host') ?? '',
+      at,
+      ...(callId === undefined ? {} : { callId }),
+      ...(fence === undefined ? {} : { fence: Number(fence) }),
+      ...(tenantId === undefined ? {} : { tenantId }),
+      ...(campaignId === undefined ? {} : { campaignId }),
+    };
+  });
 }

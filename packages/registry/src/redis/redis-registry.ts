@@ -58,10 +58,10 @@ import {
   quotaIds,
 } from '../validate.js';
 import {
-  compareEntryIds,
+  comparePositions,
   formatCursor,
   parseCursor,
-  toSlotEvent,
+  toSlotEvents,
   type StreamEntry,
 } from './event-stream.js';
 import {
@@ -378,25 +378,34 @@ export class RedisRegistry implements CapacityRegistry {
     const perPool = await Promise.all(
       pools.map(async (pool) => {
         const after = cursor.get(pool);
+        // The cursor's entry is read again, because events after the cursor's may share it.
         const entries = (await this.call(() =>
           this.redis.xrange(
             this.key(pool, 'events'),
-            after === undefined ? '-' : `(${after}`,
+            after === undefined ? '-' : after.entryId,
             '+',
             'COUNT',
-            limit,
+            limit + 1,
           ),
         )) as StreamEntry[];
-        return entries.map((entry) => ({ pool, entry }));
+        return entries
+          .flatMap((entry) =>
+            toSlotEvents(entry, pool).map((event, index) => ({
+              pool,
+              position: { entryId: entry[0], index },
+              event,
+            })),
+          )
+          .filter(({ position }) => after === undefined || comparePositions(position, after) > 0);
       }),
     );
     const merged = perPool
       .flat()
-      .sort((a, b) => compareEntryIds(a.entry[0], b.entry[0]) || compareIds(a.pool, b.pool))
+      .sort((a, b) => comparePositions(a.position, b.position) || compareIds(a.pool, b.pool))
       .slice(0, limit);
-    for (const { pool, entry } of merged) cursor.set(pool, entry[0]);
+    for (const { pool, position } of merged) cursor.set(pool, position);
     return {
-      events: merged.map(({ pool, entry }) => toSlotEvent(entry, pool)),
+      events: merged.map(({ event }) => event),
       lastId: merged.length === 0 ? (afterId ?? '') : formatCursor(cursor),
     };
   }
@@ -406,7 +415,7 @@ export class RedisRegistry implements CapacityRegistry {
     const events: SlotEvent[] = [];
     for (const pool of pools.sort()) {
       const reply = (await this.run('reap', pool, [])) as StreamEntry[];
-      events.push(...reply.map((entry) => toSlotEvent(entry, pool)));
+      events.push(...reply.flatMap((entry) => toSlotEvents(entry, pool)));
     }
     return events;
   }

@@ -84,6 +84,11 @@ local EVENTS_MAX, POOL
 local RANGE_END = '\\255'
 -- The server time of the call that is running, read once per call; see now_ms.
 local NOW
+-- While a batch runs, the fields of the events it appends, in order; see emit.
+local PENDING
+-- Fields an entry of pending events reaches before it is written, far below the 8,000
+-- values that Lua's unpack() takes.
+local PENDING_MAX = 4000
 
 -- Sets the pool's keys and arguments for the call that is starting.
 local function bind(keys, argv)
@@ -91,6 +96,7 @@ local function bind(keys, argv)
   K_HOLDERS, K_EVENTS, K_FENCE, K_WORKERS = keys[4], keys[5], keys[6], keys[7]
   EVENTS_MAX, POOL = argv[1], argv[2]
   NOW = nil
+  PENDING = nil
 end
 
 -- Returns the server time in milliseconds. A call reads it once: the operations of one
@@ -107,11 +113,7 @@ end
 -- draining (boolean), host, url, labels (JSON), lp (array of label prefixes), then the
 -- reservation: state ('' for none, 'reserved', 'busy' or 'lapsed'), token, fence, callId,
 -- deadline, tenantId and campaignId ('' when absent).
-local function load(id)
-  local packed = redis.call('HGET', K_WORKERS, 'w:' .. id)
-  if not packed then
-    return nil
-  end
+local function decode(packed)
   local expires_at, draining, host, url, labels, lp, state, token, fence, call_id, deadline,
     tenant_id, campaign_id = cmsgpack.unpack(packed)
   return { expiresAt = expires_at, draining = draining, host = host, url = url,
@@ -119,10 +121,21 @@ local function load(id)
     deadline = deadline, tenantId = tenant_id, campaignId = campaign_id }
 end
 
+local function encode(w)
+  return cmsgpack.pack(w.expiresAt, w.draining, w.host, w.url, w.labels, w.lp, w.state,
+    w.token, w.fence, w.callId, w.deadline, w.tenantId, w.campaignId)
+end
+
+local function load(id)
+  local packed = redis.call('HGET', K_WORKERS, 'w:' .. id)
+  if not packed then
+    return nil
+  end
+  return decode(packed)
+end
+
 local function store(id, w)
-  redis.call('HSET', K_WORKERS, 'w:' .. id, cmsgpack.pack(w.expiresAt, w.draining, w.host,
-    w.url, w.labels, w.lp, w.state, w.token, w.fence, w.callId, w.deadline, w.tenantId,
-    w.campaignId))
+  redis.call('HSET', K_WORKERS, 'w:' .. id, encode(w))
 end
 
 local function holding(w, now)
@@ -177,22 +190,42 @@ local function count_holders(scope, quota_id)
   return redis.call('ZLEXCOUNT', K_HOLDERS, '[' .. prefix, '(' .. prefix .. RANGE_END)
 end
 
+-- Writes the pending events as one stream entry.
+local function write_pending()
+  if #PENDING > 0 then
+    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', unpack(PENDING))
+    PENDING = {}
+  end
+end
+
 -- Appends an event. With a reservation (call_id not nil) it carries the call, fence and
 -- quota ids. The entry id is the event's time, and the stream's key names the pool, so
 -- neither is a field. Returns the entry as {id, {field, value, ...}}, the shape XRANGE
--- returns.
+-- returns. During a batch the event goes after the batch's earlier events in one entry,
+-- written when the batch ends, and nil is returned.
 local function emit(kind, id, host, call_id, fence, tenant_id, campaign_id)
-  local fields = { 'type', kind, 'workerId', id, 'host', host }
+  local fields = PENDING or {}
+  local n = #fields
+  fields[n + 1], fields[n + 2], fields[n + 3] = 'type', kind, 'workerId'
+  fields[n + 4], fields[n + 5], fields[n + 6] = id, 'host', host
+  n = n + 6
   if call_id then
-    fields[7], fields[8], fields[9], fields[10] = 'callId', call_id, 'fence', fence
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'callId', call_id, 'fence', fence
+    n = n + 4
     if tenant_id ~= '' then
-      fields[#fields + 1] = 'tenantId'
-      fields[#fields + 1] = tenant_id
+      fields[n + 1], fields[n + 2] = 'tenantId', tenant_id
+      n = n + 2
     end
     if campaign_id ~= '' then
-      fields[#fields + 1] = 'campaignId'
-      fields[#fields + 1] = campaign_id
+      fields[n + 1], fields[n + 2] = 'campaignId', campaign_id
+      n = n + 2
     end
+  end
+  if PENDING then
+    if n >= PENDING_MAX then
+      write_pending()
+    end
+    return nil
   end
   local entry_id = redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', unpack(fields))
   return { entry_id, fields }
@@ -207,7 +240,7 @@ local function emit_for(kind, id, w, with_res, out)
   else
     event = emit(kind, id, w.host)
   end
-  if out then
+  if out and event then
     -- A returned Lua number becomes an integer reply, so the fence is formatted like the
     -- string that XADD stored.
     local fields = event[2]
@@ -724,15 +757,168 @@ end
  * Returns one reply per operation, in order, as the operation's own function returns it,
  * or {'error', message} for an operation that failed. Such a failure does not stop the
  * operations after it, and, as with a single call, the writes it made before failing stay.
+ * The events of a batch go into one stream entry, in order (several entries when they
+ * exceed `PENDING_MAX` fields).
  */
 const BATCH = `
 local BATCHABLE = { reserve = reserve, confirm = confirm, release = release }
+-- Most reserves that reserve_many takes in one pass, which keeps every unpack() far below
+-- Lua's limit of 8,000 values.
+local MANY_MAX = 100
+
+-- Tells whether one more reservation of the quota stays below its limit, counting the
+-- quota's holders once per batch in counts, and counts it when it does.
+local function quota_room(counts, scope, quota_id, limit)
+  if limit < 0 then
+    return true
+  end
+  local key = scope .. quota_id
+  local count = counts[key] or count_holders(scope, quota_id)
+  counts[key] = count
+  return count < limit
+end
+
+-- Tells whether reserves in order, each counted after the ones before it, all stay below
+-- their tenant and campaign limits, as quota_reached would find one at a time.
+local function quotas_clear(ops)
+  local lowest = nil
+  for _, a in ipairs(ops) do
+    local tenant_limit, campaign_limit = tonumber(a[9]), tonumber(a[10])
+    if tenant_limit >= 0 and (not lowest or tenant_limit < lowest) then
+      lowest = tenant_limit
+    end
+    if campaign_limit >= 0 and (not lowest or campaign_limit < lowest) then
+      lowest = campaign_limit
+    end
+  end
+  -- Each reserve adds at most two members, so no count can reach a limit above this.
+  if not lowest or redis.call('ZCARD', K_HOLDERS) + 2 * #ops < lowest then
+    return true
+  end
+  local counts = {}
+  for _, a in ipairs(ops) do
+    local tenant_limit, campaign_limit = tonumber(a[9]), tonumber(a[10])
+    if not quota_room(counts, 't', a[7], tenant_limit)
+      or not quota_room(counts, 'c', a[8], campaign_limit) then
+      return false
+    end
+    -- Counted only once both checks passed, because a rejected reserve adds nothing.
+    if tenant_limit >= 0 then
+      counts['t' .. a[7]] = counts['t' .. a[7]] + 1
+    end
+    if campaign_limit >= 0 then
+      counts['c' .. a[8]] = counts['c' .. a[8]] + 1
+    end
+  end
+  return true
+end
+
+-- Runs reserves in order, as reserve would one at a time, for reserves that require no
+-- labels, with 8 to 10 commands for all of them plus one XADD each, instead of 9 or more
+-- commands each. Returns their replies, or nil without writing anything when one of them
+-- could meet what only the one-at-a-time path handles: fewer live idle workers than
+-- reserves, an expired worker, or a quota at its limit.
+local function reserve_many(ops, now)
+  local count = #ops
+  for _, a in ipairs(ops) do
+    if not tonumber(a[4]) or not tonumber(a[9]) or not tonumber(a[10]) then
+      return nil
+    end
+  end
+  if not quotas_clear(ops) then
+    return nil
+  end
+
+  local found = redis.call('ZRANGEBYLEX', K_IDLE, '[a', '(a' .. RANGE_END, 'LIMIT', 0, count)
+  if #found < count then
+    return nil
+  end
+  local ids, fields = {}, {}
+  for i, member in ipairs(found) do
+    ids[i] = string.sub(member, 2)
+    fields[i] = 'w:' .. ids[i]
+  end
+  local packed = redis.call('HMGET', K_WORKERS, unpack(fields))
+  local workers = {}
+  for i = 1, count do
+    if not packed[i] then
+      return nil
+    end
+    workers[i] = decode(packed[i])
+    if workers[i].expiresAt <= now then
+      return nil
+    end
+  end
+
+  -- The fences next_fence would hand out one after the other.
+  local first_fence = redis.call('INCRBY', K_FENCE, count) - count + 1
+  if first_fence == 1 then
+    first_fence = fence_from_clock()
+    redis.call('SET', K_FENCE, first_fence + count - 1)
+  end
+
+  local records, idle_members, deadline_args, holder_args, replies = {}, {}, {}, {}, {}
+  for i = 1, count do
+    local a, w, id = ops[i], workers[i], ids[i]
+    local fence, deadline = first_fence + i - 1, now + tonumber(a[4])
+    local tenant_id, campaign_id = a[7], a[8]
+    w.state, w.token, w.fence, w.callId, w.deadline = 'reserved', a[5], fence, a[3], deadline
+    w.tenantId, w.campaignId = tenant_id, campaign_id
+    records[#records + 1] = fields[i]
+    records[#records + 1] = encode(w)
+    idle_members[#idle_members + 1] = found[i]
+    for _, prefix in ipairs(w.lp) do
+      idle_members[#idle_members + 1] = prefix .. id
+    end
+    deadline_args[#deadline_args + 1] = deadline
+    deadline_args[#deadline_args + 1] = id
+    if tenant_id ~= '' then
+      holder_args[#holder_args + 1] = 0
+      holder_args[#holder_args + 1] = quota_prefix('t', tenant_id) .. id
+    end
+    if campaign_id ~= '' then
+      holder_args[#holder_args + 1] = 0
+      holder_args[#holder_args + 1] = quota_prefix('c', campaign_id) .. id
+    end
+    replies[i] = { 'reserved', id, w.url, fence, deadline }
+  end
+  redis.call('HSET', K_WORKERS, unpack(records))
+  redis.call('ZREM', K_IDLE, unpack(idle_members))
+  redis.call('ZADD', K_DEADLINES, unpack(deadline_args))
+  if #holder_args > 0 then
+    redis.call('ZADD', K_HOLDERS, unpack(holder_args))
+  end
+  for i = 1, count do
+    local a = ops[i]
+    emit('reserved', ids[i], workers[i].host, a[3], first_fence + i - 1, a[7], a[8])
+  end
+  return replies
+end
+
+-- Returns the reply {'error', message} for what pcall caught: a Redis error table or a
+-- Lua error.
+local function failure(caught)
+  if type(caught) == 'table' and caught.err then
+    return { 'error', caught.err }
+  end
+  return { 'error', tostring(caught) }
+end
+
+-- Runs fn(op_argv) and returns its reply, or {'error', message} when it fails.
+local function protect(fn, op_argv)
+  local ok, reply = pcall(fn, op_argv)
+  if ok then
+    return reply
+  end
+  return failure(reply)
+end
 
 local function batch(argv)
-  local replies = {}
+  -- Every operation is read before any runs, so a malformed call changes nothing.
+  local ops = {}
   local i, last = 3, #argv
   while i <= last do
-    local name, count = argv[i], tonumber(argv[i + 1])
+    local count = tonumber(argv[i + 1])
     if not count or i + 1 + count > last then
       return redis.error_reply('malformed batch at argument ' .. i)
     end
@@ -740,21 +926,47 @@ local function batch(argv)
     for j = 1, count do
       op_argv[j + 2] = argv[i + 1 + j]
     end
+    ops[#ops + 1] = { name = argv[i], argv = op_argv }
     i = i + 2 + count
-    local fn = BATCHABLE[name]
-    if not fn then
-      replies[#replies + 1] = { 'error', 'not a batch operation: ' .. tostring(name) }
-    else
-      local ok, reply = pcall(fn, op_argv)
-      if ok then
-        replies[#replies + 1] = reply
-      elseif type(reply) == 'table' and reply.err then
-        replies[#replies + 1] = { 'error', reply.err }
-      else
-        replies[#replies + 1] = { 'error', tostring(reply) }
+  end
+
+  local now = now_ms()
+  PENDING = {}
+  local replies = {}
+  local k = 1
+  while k <= #ops do
+    -- A run of reserves that require no labels goes through reserve_many.
+    local run = {}
+    while k + #run <= #ops and #run < MANY_MAX and ops[k + #run].name == 'reserve'
+      and ops[k + #run].argv[6] == '{}' and #ops[k + #run].argv == 10 do
+      run[#run + 1] = ops[k + #run].argv
+    end
+    if #run > 1 then
+      local ok, many = pcall(reserve_many, run, now)
+      for j = 1, #run do
+        if not ok then
+          -- It failed part way, so running these again one at a time could repeat writes.
+          replies[#replies + 1] = failure(many)
+        elseif many then
+          replies[#replies + 1] = many[j]
+        else
+          replies[#replies + 1] = protect(reserve, run[j])
+        end
       end
+      k = k + #run
+    else
+      local op = ops[k]
+      local fn = BATCHABLE[op.name]
+      if fn then
+        replies[#replies + 1] = protect(fn, op.argv)
+      else
+        replies[#replies + 1] = { 'error', 'not a batch operation: ' .. tostring(op.name) }
+      end
+      k = k + 1
     end
   end
+  write_pending()
+  PENDING = nil
   return replies
 end
 `;
