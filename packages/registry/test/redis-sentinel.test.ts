@@ -7,9 +7,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openRegistry, type CapacityRegistry, type Reservation } from '../src/index.js';
+import { openRegistry, type Reservation } from '../src/index.js';
 import { runContractSuite, reserveRequest, worker } from './contract.js';
-import { callNode, startTestSentinels, type TestSentinelSetup } from './redis-topology.js';
+import {
+  callNode,
+  reserveAndConfirm,
+  startTestSentinels,
+  waitUntil,
+  type TestSentinelSetup,
+} from './redis-topology.js';
 
 const TTL_MS = 60_000;
 
@@ -39,38 +45,6 @@ runContractSuite('redis sentinel', async () => {
     },
   };
 });
-
-async function waitUntil<T>(
-  description: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${description} not reached in ${timeoutMs} ms`, { cause: last });
-    }
-    await sleep(50);
-  }
-}
-
-async function reserveAndConfirm(
-  registry: CapacityRegistry,
-  callId: string,
-  labels: Record<string, string> = {},
-): Promise<Reservation> {
-  const reservation = await registry.reserve(reserveRequest(callId, { labels }));
-  assert.ok(reservation, `expected a free slot for ${callId}`);
-  assert.equal(await registry.confirm(reservation.workerId, reservation.token), 'confirmed');
-  return reservation;
-}
 
 /**
  * Cuts the replica off its primary so that the primary's next writes never reach it: the

@@ -1,7 +1,7 @@
 /**
  * Starts the Redis deployments beyond one server for tests, from the same `redis-server`
- * binary: a Redis Cluster of primaries without replicas, and a primary with one replica
- * watched by three Sentinels. Every process listens on a free loopback port, keeps no data
+ * binary: a Redis Cluster of primaries with or without replicas, and a primary with one
+ * replica watched by three Sentinels. Every process listens on a free loopback port, keeps no data
  * on disk and lives in one temp directory, which `dispose()` removes after stopping them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +10,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import type { CapacityRegistry, Reservation } from '../src/index.js';
+import { reserveRequest } from './contract.js';
 import { findFreePort, waitForReady } from './redis-server.js';
 
 const NO_PERSISTENCE = ['--save', '', '--appendonly', 'no'];
@@ -105,21 +108,26 @@ async function disposeAll(state: Processes): Promise<void> {
 }
 
 export interface TestCluster {
-  /** `redis-cluster://127.0.0.1:<port>,...` naming every primary. */
+  /** `redis-cluster://127.0.0.1:<port>,...` naming every node. */
   url: string;
   nodes: RedisProcess[];
   dispose(): Promise<void>;
 }
 
 /**
- * Starts `primaries` cluster-mode servers and joins them with `redis-cli --cluster create`,
- * which spreads the 16,384 hash slots evenly. Resolves once every node reports
- * `cluster_state:ok`.
+ * Starts `primaries` cluster-mode servers, and `replicasPerPrimary` replicas of each, and
+ * joins them with `redis-cli --cluster create`, which spreads the 16,384 hash slots evenly
+ * over the primaries. Resolves once every node reports `cluster_state:ok` and every
+ * replica's link to its primary is up.
  */
-export async function startTestCluster(primaries = 3): Promise<TestCluster> {
+export async function startTestCluster(
+  primaries = 3,
+  replicasPerPrimary = 0,
+): Promise<TestCluster> {
+  const nodeCount = primaries * (1 + replicasPerPrimary);
   const { state } = await withCleanupOnFailure(async ({ dir, processes }) => {
-    const ports = await findFreePorts(primaries * 2);
-    for (let i = 0; i < primaries; i += 1) {
+    const ports = await findFreePorts(nodeCount * 2);
+    for (let i = 0; i < nodeCount; i += 1) {
       const port = ports[i * 2] ?? 0;
       const busPort = ports[i * 2 + 1] ?? 0;
       processes.push(
@@ -146,6 +154,8 @@ export async function startTestCluster(primaries = 3): Promise<TestCluster> {
         '--cluster',
         'create',
         ...processes.map((node) => `127.0.0.1:${node.port}`),
+        '--cluster-replicas',
+        String(replicasPerPrimary),
         '--cluster-yes',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -159,6 +169,12 @@ export async function startTestCluster(primaries = 3): Promise<TestCluster> {
       await waitFor(`cluster_state:ok on ${node.port}`, 15_000, async () =>
         String(await callNode(node.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'),
       );
+    }
+    for (const node of processes) {
+      await waitFor(`replication link of ${node.port}`, 15_000, async () => {
+        const info = String(await callNode(node.port, 'INFO', 'replication'));
+        return info.includes('role:master') || info.includes('master_link_status:up');
+      });
     }
   });
   return {
@@ -267,4 +283,38 @@ export async function startTestSentinels(masterName = 'voxfleet'): Promise<TestS
     },
     dispose: () => disposeAll(state),
   };
+}
+
+/** Calls `check` until it returns a value, and throws with the last error after `timeoutMs`. */
+export async function waitUntil<T>(
+  description: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${description} not reached in ${timeoutMs} ms`, { cause: last });
+    }
+    await sleep(50);
+  }
+}
+
+/** Reserves a slot for `callId` and confirms it, failing the test when either fails. */
+export async function reserveAndConfirm(
+  registry: CapacityRegistry,
+  callId: string,
+  labels: Record<string, string> = {},
+): Promise<Reservation> {
+  const reservation = await registry.reserve(reserveRequest(callId, { labels }));
+  assert.ok(reservation, `expected a free slot for ${callId}`);
+  assert.equal(await registry.confirm(reservation.workerId, reservation.token), 'confirmed');
+  return reservation;
 }
