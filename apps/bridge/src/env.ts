@@ -55,8 +55,9 @@ const EnvSchema = z.object({
     z
       .string()
       .regex(
-        /^(sqlite:|rediss?:\/\/|redis-sentinel:\/\/|redis-cluster:\/\/)/,
-        'must start with "sqlite:", "redis://", "rediss://", "redis-sentinel://" or "redis-cluster://"',
+        /^(sqlite:|rediss?:\/\/|rediss?-sentinel:\/\/|rediss?-cluster:\/\/)/,
+        'must start with "sqlite:", "redis://", "redis-sentinel://" or "redis-cluster://" ' +
+          '("rediss" in place of "redis" for TLS)',
       )
       .optional(),
   ),

@@ -44,7 +44,7 @@ export class RegistryInvalidUrlError extends RegistryError {
       `invalid registry URL ${JSON.stringify(redactPassword(url))}: ${reason}; ` +
         'expected sqlite:<path>, redis://host:port[/db], ' +
         'redis-sentinel://host:port[,host:port...]/<masterName>[/db] ' +
-        'or redis-cluster://host:port[,host:port...]',
+        'or redis-cluster://host:port[,host:port...] (rediss in place of redis for TLS)',
     );
     this.url = url;
   }

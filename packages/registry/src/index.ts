@@ -7,6 +7,7 @@
  * const registry = await openRegistry('sqlite:.voxfleet/registry.db');
  * await registry.register({ workerId: 'w1', url, host, pool: 'default', labels: {}, ttlMs: 15_000 });
  */
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '@voxfleet/logger';
 import type { CapacityRegistry } from './types.js';
 import { parseRegistryUrl } from './url.js';
@@ -46,6 +47,11 @@ export interface OpenRegistryOptions {
    * in one call. Defaults to 64. With 1, every operation goes on its own.
    */
   maxBatch?: number;
+  /**
+   * Redis only: extra TLS settings, such as a private `ca`, for `rediss://`,
+   * `rediss-sentinel://` and `rediss-cluster://` URLs.
+   */
+  tls?: ConnectionOptions;
   /** Redis only: how long connecting may take. Defaults to 5000. */
   connectTimeoutMs?: number;
   /** Redis only: receives connection failures and recoveries. */
@@ -55,7 +61,8 @@ export interface OpenRegistryOptions {
 /**
  * Opens the registry at `url`: `sqlite:<path>`, `redis://host:port[/db]`,
  * `redis-sentinel://host:port[,host:port...]/<masterName>[/db]` or
- * `redis-cluster://host:port[,host:port...]` (see `parseRegistryUrl`). Throws
+ * `redis-cluster://host:port[,host:port...]`, each with `rediss` for TLS (see
+ * `parseRegistryUrl`). Throws
  * `RegistryInvalidUrlError` for a bad URL and `RegistryUnavailableError` when the store
  * cannot be opened.
  */
@@ -84,6 +91,7 @@ export async function openRegistry(
       ? {}
       : { eventStreamMaxLength: options.eventStreamMaxLength }),
     ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }

@@ -29,8 +29,10 @@ export type RegistryLocation =
       credentials: RedisCredentials;
       /** Credentials of the Sentinels themselves, from `sentinelUsername`/`sentinelPassword`. */
       sentinelCredentials: RedisCredentials;
+      /** TLS to the Sentinels and to the servers (`rediss-sentinel://`). */
+      tls: boolean;
     }
-  | { kind: 'redis-cluster'; nodes: RedisAddress[]; credentials: RedisCredentials };
+  | { kind: 'redis-cluster'; nodes: RedisAddress[]; credentials: RedisCredentials; tls: boolean };
 
 const DEFAULT_REDIS_PORT = 6379;
 const DEFAULT_SENTINEL_PORT = 26379;
@@ -44,6 +46,8 @@ const DEFAULT_SENTINEL_PORT = 26379;
  *   parameters `sentinelUsername` and `sentinelPassword` when the Sentinels need their own;
  * - `redis-cluster://[user:password@]host[:port][,host[:port]...]`, some nodes of a Redis
  *   Cluster (port 6379 by default), from which the client learns the others.
+ * `rediss-sentinel://` and `rediss-cluster://` are the same with TLS to every Sentinel and
+ * server.
  *
  * @example
  * parseRegistryUrl('sqlite:.voxfleet/registry.db');
@@ -54,8 +58,10 @@ const DEFAULT_SENTINEL_PORT = 26379;
 export function parseRegistryUrl(url: string): RegistryLocation {
   if (url.startsWith('sqlite:')) return parseSqliteUrl(url);
   if (url.startsWith('redis://') || url.startsWith('rediss://')) return parseRedisUrl(url);
-  if (url.startsWith('redis-sentinel://')) return parseSentinelUrl(url);
-  if (url.startsWith('redis-cluster://')) return parseClusterUrl(url);
+  if (url.startsWith('redis-sentinel://')) return parseSentinelUrl(url, 'redis-sentinel://');
+  if (url.startsWith('rediss-sentinel://')) return parseSentinelUrl(url, 'rediss-sentinel://');
+  if (url.startsWith('redis-cluster://')) return parseClusterUrl(url, 'redis-cluster://');
+  if (url.startsWith('rediss-cluster://')) return parseClusterUrl(url, 'rediss-cluster://');
   throw new RegistryInvalidUrlError(url, 'unknown scheme');
 }
 
@@ -87,8 +93,8 @@ function parseRedisUrl(url: string): RegistryLocation {
   return { kind: 'redis', url, host, port, db, tls: parsed.protocol === 'rediss:' };
 }
 
-function parseSentinelUrl(url: string): RegistryLocation {
-  const parts = splitMultiHostUrl(url, 'redis-sentinel://');
+function parseSentinelUrl(url: string, scheme: string): RegistryLocation {
+  const parts = splitMultiHostUrl(url, scheme);
   const [masterName = '', dbText = '', ...extra] = parts.path;
   if (masterName === '') {
     throw new RegistryInvalidUrlError(url, 'the master name is missing after the Sentinel hosts');
@@ -115,11 +121,12 @@ function parseSentinelUrl(url: string): RegistryLocation {
     db: parseDb(url, dbText),
     credentials: parts.credentials,
     sentinelCredentials,
+    tls: scheme.startsWith('rediss'),
   };
 }
 
-function parseClusterUrl(url: string): RegistryLocation {
-  const parts = splitMultiHostUrl(url, 'redis-cluster://');
+function parseClusterUrl(url: string, scheme: string): RegistryLocation {
+  const parts = splitMultiHostUrl(url, scheme);
   if (parts.path.length > 0) {
     throw new RegistryInvalidUrlError(
       url,
@@ -133,6 +140,7 @@ function parseClusterUrl(url: string): RegistryLocation {
     kind: 'redis-cluster',
     nodes: parseAddresses(url, parts.hosts, DEFAULT_REDIS_PORT),
     credentials: parts.credentials,
+    tls: scheme.startsWith('rediss'),
   };
 }
 

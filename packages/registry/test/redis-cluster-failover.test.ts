@@ -1,7 +1,7 @@
 /**
- * A Redis Cluster failover (`redis-cluster://`, three primaries with one replica each):
- * the primary that owns a pool's hash slot dies with writes it had acknowledged but not
- * replicated, its replica takes over the slot, and the workers' next heartbeats repair
+ * A Redis Cluster failover (`redis-cluster://`, three primaries with one replica each).
+ * The primary that owns a pool's hash slot dies with writes it acknowledged but never
+ * replicated. Its replica takes over the slot, and the workers' next heartbeats repair
  * what was lost.
  */
 import assert from 'node:assert/strict';
@@ -36,7 +36,7 @@ after(async () => {
   await cluster?.dispose();
 });
 
-/** Returns the running node that serves `key`'s hash slot as primary, as a running node sees it. */
+/** Returns the primary of `key`'s hash slot, from `CLUSTER SLOTS` of the first running node that replies. */
 async function primaryOf(key: string): Promise<RedisProcess> {
   for (const node of server().nodes.filter((candidate) => candidate.running)) {
     try {
@@ -48,7 +48,7 @@ async function primaryOf(key: string): Promise<RedisProcess> {
       const owner = server().nodes.find((candidate) => candidate.port === range?.[2][1]);
       if (owner !== undefined) return owner;
     } catch {
-      // A node that is failing over may not answer; ask the next one.
+      // A node may not reply while the cluster fails over, so the next one is tried.
     }
   }
   throw new Error(`no running node knows the primary of ${key}`);

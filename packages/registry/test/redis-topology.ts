@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import type { CapacityRegistry, Reservation } from '../src/index.js';
 import { reserveRequest } from './contract.js';
 import { findFreePort, waitForReady } from './redis-server.js';
+import { createTestCertificates, tlsServerArgs, type TlsFiles } from './tls-files.js';
 
 const NO_PERSISTENCE = ['--save', '', '--appendonly', 'no'];
 
@@ -73,9 +74,19 @@ async function waitFor(description: string, timeoutMs: number, check: () => Prom
   }
 }
 
+/** The CA of each port that serves TLS only, so `callNode` can reach it. */
+const tlsCaByPort = new Map<number, string>();
+
 /** Runs a command on one server over a short-lived connection. */
 export async function callNode(port: number, ...args: string[]): Promise<unknown> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  const ca = tlsCaByPort.get(port);
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    ...(ca === undefined ? {} : { tls: { ca } }),
+  });
   try {
     await client.connect();
     return await client.call(args[0] ?? 'PING', ...args.slice(1));
@@ -108,9 +119,11 @@ async function disposeAll(state: Processes): Promise<void> {
 }
 
 export interface TestCluster {
-  /** `redis-cluster://127.0.0.1:<port>,...` naming every node. */
+  /** `redis-cluster://127.0.0.1:<port>,...` naming every node (`rediss-cluster` with TLS). */
   url: string;
   nodes: RedisProcess[];
+  /** The certificates, when the nodes serve TLS only. */
+  tls?: TlsFiles;
   dispose(): Promise<void>;
 }
 
@@ -118,22 +131,27 @@ export interface TestCluster {
  * Starts `primaries` cluster-mode servers, and `replicasPerPrimary` replicas of each, and
  * joins them with `redis-cli --cluster create`, which spreads the 16,384 hash slots evenly
  * over the primaries. Resolves once every node reports `cluster_state:ok` and every
- * replica's link to its primary is up.
+ * replica's link to its primary is up. With `tls`, every node serves TLS only, and the
+ * cluster bus uses TLS too.
  */
 export async function startTestCluster(
   primaries = 3,
   replicasPerPrimary = 0,
+  options: { tls?: boolean } = {},
 ): Promise<TestCluster> {
   const nodeCount = primaries * (1 + replicasPerPrimary);
-  const { state } = await withCleanupOnFailure(async ({ dir, processes }) => {
+  const { result: tls, state } = await withCleanupOnFailure(async ({ dir, processes }) => {
+    const files = options.tls === true ? await createTestCertificates(dir) : undefined;
     const ports = await findFreePorts(nodeCount * 2);
     for (let i = 0; i < nodeCount; i += 1) {
       const port = ports[i * 2] ?? 0;
       const busPort = ports[i * 2 + 1] ?? 0;
+      if (files !== undefined) tlsCaByPort.set(port, files.ca);
       processes.push(
         await RedisProcess.start(dir, port, [
-          '--port',
-          String(port),
+          ...(files === undefined
+            ? ['--port', String(port)]
+            : [...tlsServerArgs(files, port), '--tls-cluster', 'yes']),
           '--bind',
           '127.0.0.1',
           ...NO_PERSISTENCE,
@@ -157,6 +175,7 @@ export async function startTestCluster(
         '--cluster-replicas',
         String(replicasPerPrimary),
         '--cluster-yes',
+        ...(files === undefined ? [] : ['--tls', '--cacert', files.caFile]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -176,10 +195,13 @@ export async function startTestCluster(
         return info.includes('role:master') || info.includes('master_link_status:up');
       });
     }
+    return files;
   });
+  const scheme = tls === undefined ? 'redis-cluster' : 'rediss-cluster';
   return {
-    url: `redis-cluster://${state.processes.map((node) => `127.0.0.1:${node.port}`).join(',')}`,
+    url: `${scheme}://${state.processes.map((node) => `127.0.0.1:${node.port}`).join(',')}`,
     nodes: state.processes,
+    ...(tls === undefined ? {} : { tls }),
     dispose: () => disposeAll(state),
   };
 }
@@ -191,6 +213,8 @@ export interface TestSentinelSetup {
   primary: RedisProcess;
   replica: RedisProcess;
   sentinels: RedisProcess[];
+  /** The certificates, when every server and Sentinel serves TLS only. */
+  tls?: TlsFiles;
   /** Port of the server that the sentinels currently report as the primary. */
   currentPrimaryPort(): Promise<number>;
   dispose(): Promise<void>;
@@ -205,10 +229,23 @@ const SENTINEL_FAILOVER_TIMEOUT_MS = 5_000;
  * once the replica is in sync and every sentinel has found the replica and the two other
  * sentinels, because a failover needs a majority of the sentinels to agree.
  */
-export async function startTestSentinels(masterName = 'voxfleet'): Promise<TestSentinelSetup> {
+export async function startTestSentinels(
+  masterName = 'voxfleet',
+  options: { tls?: boolean } = {},
+): Promise<TestSentinelSetup> {
   const { result, state } = await withCleanupOnFailure(async ({ dir, processes }) => {
+    const files = options.tls === true ? await createTestCertificates(dir) : undefined;
     const [primaryPort = 0, replicaPort = 0, ...sentinelPorts] = await findFreePorts(5);
-    const server = (port: number) => ['--port', String(port), '--bind', '127.0.0.1'];
+    if (files !== undefined) {
+      for (const port of [primaryPort, replicaPort, ...sentinelPorts]) {
+        tlsCaByPort.set(port, files.ca);
+      }
+    }
+    const server = (port: number) => [
+      ...(files === undefined ? ['--port', String(port)] : tlsServerArgs(files, port)),
+      '--bind',
+      '127.0.0.1',
+    ];
     const primary = await RedisProcess.start(dir, primaryPort, [
       ...server(primaryPort),
       ...NO_PERSISTENCE,
@@ -233,7 +270,17 @@ export async function startTestSentinels(masterName = 'voxfleet'): Promise<TestS
       await writeFile(
         file,
         [
-          `port ${port}`,
+          ...(files === undefined
+            ? [`port ${port}`]
+            : [
+                'port 0',
+                `tls-port ${port}`,
+                `tls-cert-file ${files.certFile}`,
+                `tls-key-file ${files.keyFile}`,
+                `tls-ca-cert-file ${files.caFile}`,
+                'tls-auth-clients no',
+                'tls-replication yes',
+              ]),
           'bind 127.0.0.1',
           `sentinel monitor ${masterName} 127.0.0.1 ${primaryPort} 2`,
           `sentinel down-after-milliseconds ${masterName} ${SENTINEL_DOWN_AFTER_MS}`,
@@ -262,13 +309,17 @@ export async function startTestSentinels(masterName = 'voxfleet'): Promise<TestS
         return peers.length === sentinels.length - 1 && replicas.length === 1;
       });
     }
-    return { primary, replica, sentinels };
+    return { primary, replica, sentinels, tls: files };
   });
 
+  const scheme = result.tls === undefined ? 'redis-sentinel' : 'rediss-sentinel';
   return {
-    url: `redis-sentinel://${result.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${masterName}`,
+    url: `${scheme}://${result.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${masterName}`,
     masterName,
-    ...result,
+    primary: result.primary,
+    replica: result.replica,
+    sentinels: result.sentinels,
+    ...(result.tls === undefined ? {} : { tls: result.tls }),
     currentPrimaryPort: async () => {
       for (const sentinel of result.sentinels.filter((s) => s.running)) {
         const reply = (await callNode(

@@ -84,6 +84,7 @@ test('parseRegistryUrl reads redis-sentinel URLs', () => {
       db: 2,
       credentials: { username: 'app', password: 's@cret' },
       sentinelCredentials: {},
+      tls: false,
     },
   );
   const withSentinelAuth = parseRegistryUrl(
@@ -104,10 +105,24 @@ test('parseRegistryUrl reads redis-cluster URLs', () => {
       { host: 'node-c', port: 6379 },
     ],
     credentials: {},
+    tls: false,
   });
   const secured = parseRegistryUrl('redis-cluster://default:pw@127.0.0.1:7000/');
   assert.ok(secured.kind === 'redis-cluster');
   assert.deepEqual(secured.credentials, { username: 'default', password: 'pw' });
+});
+
+test('parseRegistryUrl reads rediss sentinel and cluster URLs', () => {
+  const sentinel = parseRegistryUrl('rediss-sentinel://10.0.0.1,10.0.0.2/voxfleet/1');
+  assert.ok(sentinel.kind === 'redis-sentinel');
+  assert.equal(sentinel.tls, true);
+  assert.equal(sentinel.masterName, 'voxfleet');
+  assert.equal(sentinel.db, 1);
+  const cluster = parseRegistryUrl('rediss-cluster://:pw@10.0.0.1:7000,10.0.0.2:7001');
+  assert.ok(cluster.kind === 'redis-cluster');
+  assert.equal(cluster.tls, true);
+  assert.equal(cluster.nodes.length, 2);
+  assert.deepEqual(cluster.credentials, { password: 'pw' });
 });
 
 test('parseRegistryUrl rejects bad sentinel and cluster URLs', () => {

@@ -23,7 +23,7 @@ undrain   lets the matching workers take calls again
 
 flags:
   --registry-url URL   sqlite:<path>, redis://host:port, redis-sentinel://host:port/<master>
-                       or redis-cluster://host:port,host:port (default: the local
+                       or redis-cluster://host:port,host:port; rediss for TLS (default: the local
                        stack's, sqlite:<data dir>/registry.db)
   --data-dir DIR       local state folder of voxfleet start (default .voxfleet)
   --pool POOL          only this pool

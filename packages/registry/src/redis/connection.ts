@@ -2,6 +2,7 @@
  * Connections of the Redis backend: creates the ioredis client for one server, a primary
  * found through Redis Sentinel, or a Redis Cluster, and connects it within a deadline.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '@voxfleet/logger';
 import type { RegistryLocation } from '../url.js';
@@ -12,16 +13,28 @@ export type RedisLocation = Exclude<RegistryLocation, { kind: 'sqlite' }>;
 /**
  * Creates the client of the location, not yet connected. Every kind fails a call after one
  * retry instead of queueing it for long: the dialler would rather requeue an attempt than
- * wait on a registry that is down.
+ * wait on a registry that is down. `tls` adds settings, such as a private `ca`, to the TLS
+ * of a `rediss` URL; without them Node's default trust store applies (which
+ * `NODE_EXTRA_CA_CERTS` extends).
  */
-export function createClient(location: RedisLocation, connectTimeoutMs: number): Redis | Cluster {
+export function createClient(
+  location: RedisLocation,
+  connectTimeoutMs: number,
+  tls: ConnectionOptions = {},
+): Redis | Cluster {
   const common: RedisOptions = {
     lazyConnect: true,
     connectTimeout: connectTimeoutMs,
     maxRetriesPerRequest: 1,
   };
   const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2000);
-  if (location.kind === 'redis') return new Redis(location.url, { ...common, retryStrategy });
+  if (location.kind === 'redis') {
+    return new Redis(location.url, {
+      ...common,
+      retryStrategy,
+      ...(location.tls ? { tls } : {}),
+    });
+  }
 
   if (location.kind === 'redis-sentinel') {
     return new Redis({
@@ -41,6 +54,7 @@ export function createClient(location: RedisLocation, connectTimeoutMs: number):
       // Reconnect as soon as a Sentinel announces a new primary, instead of when the old
       // one's connection fails.
       failoverDetector: true,
+      ...(location.tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
       // A demoted primary rejects writes with READONLY before running them, so the client
       // asks the Sentinels again and resends the command.
       reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
@@ -54,6 +68,7 @@ export function createClient(location: RedisLocation, connectTimeoutMs: number):
       connectTimeout: connectTimeoutMs,
       maxRetriesPerRequest: 1,
       ...credentialOptions(location.credentials),
+      ...(location.tls ? { tls } : {}),
     },
   });
 }

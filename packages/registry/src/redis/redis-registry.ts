@@ -24,6 +24,7 @@
  * });
  */
 import { randomFillSync } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, type Redis, ReplyError } from 'ioredis';
 import type { Logger } from '@voxfleet/logger';
 import {
@@ -81,6 +82,8 @@ export interface RedisRegistryOptions {
   keyPrefix?: string;
   /** How long connecting may take before a call fails. Defaults to 5000. */
   connectTimeoutMs?: number;
+  /** Extra TLS settings, such as a private `ca`, for a `rediss` URL; see `createClient`. */
+  tls?: ConnectionOptions;
   /** Approximate number of events each pool's stream keeps (`XADD MAXLEN ~`). Defaults to 10,000. */
   eventStreamMaxLength?: number;
   /**
@@ -165,7 +168,13 @@ export class RedisRegistry implements CapacityRegistry {
       );
     }
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    const redis = createClient(options.location, connectTimeoutMs);
+    if (options.tls !== undefined && !options.location.tls) {
+      throw new RegistryInvalidArgumentError(
+        'tls',
+        'TLS settings need a rediss://, rediss-sentinel:// or rediss-cluster:// URL',
+      );
+    }
+    const redis = createClient(options.location, connectTimeoutMs, options.tls);
     watchConnection(redis, options.logger);
     try {
       await connectWithin(redis, connectTimeoutMs);
