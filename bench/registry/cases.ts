@@ -98,10 +98,15 @@ function quotaRequest(callId: string, slots: number, loop: number): ReserveReque
   };
 }
 
-async function openRegistries(settings: BenchSettings, keyPrefix: string) {
+async function openRegistries(settings: BenchSettings, keyPrefix: string, maxBatch?: number) {
   const registries: CapacityRegistry[] = [];
   for (let i = 0; i < settings.connections; i += 1) {
-    registries.push(await openRegistry(settings.url, { keyPrefix }));
+    registries.push(
+      await openRegistry(settings.url, {
+        keyPrefix,
+        ...(maxBatch === undefined ? {} : { maxBatch }),
+      }),
+    );
   }
   return registries;
 }
@@ -112,12 +117,16 @@ function pick<T>(items: T[], loop: number): T {
   return item;
 }
 
-/** Measures reserve rate and latency, then full cycles, with `slots` registered workers. */
+/**
+ * Measures reserve rate and latency, then full cycles, with `slots` registered workers.
+ * `maxBatch` 1 sends every operation on its own instead of in batches.
+ */
 export async function measureRegistry(
   settings: BenchSettings,
   slots: number,
+  maxBatch?: number,
 ): Promise<SlotsResult> {
-  const registries = await openRegistries(settings, `bench-${slots}-${randomUUID()}:`);
+  const registries = await openRegistries(settings, `bench-${slots}-${randomUUID()}:`, maxBatch);
   const admin = new Redis(settings.url);
   try {
     const first = pick(registries, 0);

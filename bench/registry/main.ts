@@ -5,7 +5,8 @@
  * latency p50/p99 at 100, 1,000 and 10,000 registered slots. Two baselines run on the same
  * server: a no-op Lua script run with EVALSHA, and redis-semaphore's acquire+release. It
  * also measures three no-op requests in sequence, the upper bound of a three-request cycle,
- * and counts the Redis requests one dispatch costs.
+ * the registry at 1,000 slots with batching off (`maxBatch` 1), and counts the Redis
+ * requests one dispatch costs.
  *
  * The last line has the form
  * `ratio_reserve_vs_noop_lua=<x> ratio_cycle_vs_redis_semaphore=<y> p99_10k_over_100=<z>`,
@@ -29,6 +30,8 @@ import { formatRate, percentile } from './measure.js';
 import { startRedis } from './redis-server.js';
 
 const SLOT_COUNTS = [100, 1_000, 10_000];
+/** Slots of the extra case that sends every operation on its own (`maxBatch` 1). */
+const UNBATCHED_SLOTS = 1_000;
 const ROUNDS = 3;
 
 /**
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
     const noopCycleRuns: BaselineResult[] = [];
     const semaphoreRuns = new Map<number, BaselineResult[]>();
     const registryRuns = new Map<number, SlotsResult[]>();
+    const unbatchedRuns: SlotsResult[] = [];
     for (let round = 0; round < ROUNDS; round += 1) {
       noopRuns.push(await measureNoopLua(settings));
       noopCycleRuns.push(await measureNoopLua(settings, 3));
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
         const registry = await measureRegistry(settings, slots);
         registryRuns.set(slots, [...(registryRuns.get(slots) ?? []), registry]);
       }
+      unbatchedRuns.push(await measureRegistry(settings, UNBATCHED_SLOTS, 1));
     }
 
     const noop = combineBaselines(noopRuns);
@@ -172,6 +177,10 @@ async function main(): Promise<void> {
       );
       printSlots(result, noop.rate, semaphore.rate);
     }
+    const unbatched = combineSlots(unbatchedRuns);
+    const unbatchedSemaphore = combineBaselines(semaphoreRuns.get(UNBATCHED_SLOTS) ?? []);
+    console.log(`without batching (maxBatch 1), ${UNBATCHED_SLOTS} permits:`);
+    printSlots(unbatched, noop.rate, unbatchedSemaphore.rate);
     printDispatchModel(await measureDispatchRequests(redis.url));
 
     const reserveRatio = Math.min(...results.map(({ result }) => result.reserve.rate / noop.rate));

@@ -41,7 +41,17 @@ export function checkDuration(field: string, value: number): void {
   }
 }
 
+/** Most labels a worker or a reserve request may carry. */
+export const MAX_LABELS = 64;
+
 function checkLabels(field: string, labels: Record<string, string>): void {
+  const count = Object.keys(labels).length;
+  if (count > MAX_LABELS) {
+    throw new RegistryInvalidArgumentError(
+      field,
+      `has ${count} labels; at most ${MAX_LABELS} are allowed`,
+    );
+  }
   for (const [key, value] of Object.entries(labels)) {
     if (typeof value !== 'string') {
       throw new RegistryInvalidArgumentError(`${field}.${key}`, 'must be a string');

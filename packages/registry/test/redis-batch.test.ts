@@ -10,8 +10,10 @@ import {
   openRegistry,
   RegistryClosedError,
   RegistryInvalidArgumentError,
+  RegistryQuotaExceededError,
   type CapacityRegistry,
 } from '../src/index.js';
+import { MAX_LABELS } from '../src/validate.js';
 import { LIBRARY_NAME, POOL_KEY_NAMES } from '../src/redis/scripts.js';
 import { reserveRequest, worker } from './contract.js';
 import { startTestRedis, type TestRedis } from './redis-server.js';
@@ -172,28 +174,6 @@ test('redis batch reports a failed operation without failing the others', async 
   }
 });
 
-test('redis batch with a wrong argument count is rejected whole', async () => {
-  const keys = POOL_KEY_NAMES.map((name) => `batch-malformed:{default}:${name}`);
-  const registry = await openRegistry(server().url, { keyPrefix: 'batch-malformed:' });
-  try {
-    await assert.rejects(
-      client().fcall(
-        `${LIBRARY_NAME}_batch`,
-        keys.length,
-        ...keys,
-        '10000',
-        'default',
-        'reserve',
-        '9',
-        'c1',
-      ),
-      /malformed batch at argument 3/,
-    );
-  } finally {
-    await registry.close();
-  }
-});
-
 test('redis batch events share one entry and page by event', async () => {
   const registry = await openWithWorkers(10);
   try {
@@ -225,6 +205,114 @@ test('redis batch events share one entry and page by event', async () => {
     assert.equal(events[0]?.at, Number(entryId.split('-')[0]));
     const after = await registry.readEvents(cursor, 3);
     assert.equal(after.events.length, 0);
+  } finally {
+    await registry.close();
+  }
+});
+
+/** Reserves all requests in one batch and returns 'reserved', 'none' or 'quota' for each. */
+async function reserveTogether(
+  registry: CapacityRegistry,
+  requests: ReturnType<typeof reserveRequest>[],
+): Promise<string[]> {
+  return Promise.all(
+    requests.map(async (request) => {
+      try {
+        return (await registry.reserve(request)) === null ? 'none' : 'reserved';
+      } catch (err) {
+        if (err instanceof RegistryQuotaExceededError) return 'quota';
+        throw err;
+      }
+    }),
+  );
+}
+
+test('redis batch counts quota ids without a limit', async () => {
+  const registry = await openWithWorkers(10);
+  try {
+    await registry.reserve(reserveRequest('before', { tenantId: 'T' }));
+    const outcomes = await reserveTogether(registry, [
+      reserveRequest('free', { tenantId: 'T' }),
+      reserveRequest('limited', { quotas: { tenant: { id: 'T', limit: 2 } } }),
+      reserveRequest('free-campaign-1', { campaignId: 'C' }),
+      reserveRequest('free-campaign-2', { campaignId: 'C' }),
+      reserveRequest('limited-campaign-1', { quotas: { campaign: { id: 'C', limit: 3 } } }),
+      reserveRequest('limited-campaign-2', { quotas: { campaign: { id: 'C', limit: 3 } } }),
+    ]);
+    assert.deepEqual(outcomes, ['reserved', 'quota', 'reserved', 'reserved', 'reserved', 'quota']);
+    const slots = await registry.list();
+    const tenantHolders = slots.filter((slot) => slot.reservation?.tenantId === 'T');
+    assert.equal(tenantHolders.length, 2);
+    const campaignHolders = slots.filter((slot) => slot.reservation?.campaignId === 'C');
+    assert.equal(campaignHolders.length, 3);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis batch reserves workers with many labels', async () => {
+  const labels = Object.fromEntries(
+    Array.from({ length: MAX_LABELS }, (_, i) => [`k${i}`, `v${i}`]),
+  );
+  const registry = await openRegistry(server().url, { keyPrefix: `batch-${randomUUID()}:` });
+  try {
+    for (let i = 0; i < 100; i += 1) {
+      await registry.register(worker(`w${String(i).padStart(3, '0')}`, { labels }));
+    }
+    const outcomes = await reserveTogether(
+      registry,
+      Array.from({ length: 100 }, (_, i) => reserveRequest(`c${i}`)),
+    );
+    assert.deepEqual(new Set(outcomes), new Set(['reserved']));
+    const slots = await registry.list();
+    assert.deepEqual(new Set(slots.map((slot) => slot.state)), new Set(['reserved']));
+    assert.equal(await registry.reserve(reserveRequest('one-more')), null);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis registry rejects more labels than allowed', async () => {
+  const labels = Object.fromEntries(
+    Array.from({ length: MAX_LABELS + 1 }, (_, i) => [`k${i}`, `v${i}`]),
+  );
+  const registry = await openRegistry(server().url, { keyPrefix: `batch-${randomUUID()}:` });
+  try {
+    await assert.rejects(
+      registry.register(worker('w1', { labels })),
+      (err: unknown) =>
+        err instanceof RegistryInvalidArgumentError && /at most 64/.test(err.message),
+    );
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis batch rejects bad operation counts', async () => {
+  const keys = POOL_KEY_NAMES.map((name) => `batch-counts:{default}:${name}`);
+  const registry = await openRegistry(server().url, { keyPrefix: 'batch-counts:' });
+  try {
+    await registry.register(worker('w1'));
+    const operations = [
+      ...['-2', 'nan', '1.5', '3', ''].map((count) => ['confirm', count, 'w1', 'token', 'extra']),
+      ['reserve', '9', 'c1'],
+    ];
+    for (const operation of operations) {
+      await assert.rejects(
+        client().fcall(
+          `${LIBRARY_NAME}_batch`,
+          keys.length,
+          ...keys,
+          '10000',
+          'default',
+          ...operation,
+        ),
+        /malformed batch at argument 3/,
+        JSON.stringify(operation),
+      );
+    }
+    const [slot] = await registry.list();
+    assert.equal(slot?.state, 'idle');
   } finally {
     await registry.close();
   }

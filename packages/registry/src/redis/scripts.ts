@@ -762,24 +762,14 @@ end
  */
 const BATCH = `
 local BATCHABLE = { reserve = reserve, confirm = confirm, release = release }
--- Most reserves that reserve_many takes in one pass, which keeps every unpack() far below
--- Lua's limit of 8,000 values.
+-- Most reserves that reserve_many takes in one pass.
 local MANY_MAX = 100
-
--- Tells whether one more reservation of the quota stays below its limit, counting the
--- quota's holders once per batch in counts, and counts it when it does.
-local function quota_room(counts, scope, quota_id, limit)
-  if limit < 0 then
-    return true
-  end
-  local key = scope .. quota_id
-  local count = counts[key] or count_holders(scope, quota_id)
-  counts[key] = count
-  return count < limit
-end
+-- The number of arguments each batched operation takes.
+local ARITY = { reserve = 8, confirm = 2, release = 2 }
 
 -- Tells whether reserves in order, each counted after the ones before it, all stay below
--- their tenant and campaign limits, as quota_reached would find one at a time.
+-- their tenant and campaign limits, as quota_reached would find one at a time. Every
+-- reserve with a tenant or campaign id adds a holder, whether or not it has a limit.
 local function quotas_clear(ops)
   local lowest = nil
   for _, a in ipairs(ops) do
@@ -796,21 +786,37 @@ local function quotas_clear(ops)
     return true
   end
   local counts = {}
+  local function count_of(scope, quota_id)
+    local key = scope .. quota_id
+    if not counts[key] then
+      counts[key] = count_holders(scope, quota_id)
+    end
+    return counts[key], key
+  end
   for _, a in ipairs(ops) do
     local tenant_limit, campaign_limit = tonumber(a[9]), tonumber(a[10])
-    if not quota_room(counts, 't', a[7], tenant_limit)
-      or not quota_room(counts, 'c', a[8], campaign_limit) then
+    if (tenant_limit >= 0 and count_of('t', a[7]) >= tenant_limit)
+      or (campaign_limit >= 0 and count_of('c', a[8]) >= campaign_limit) then
       return false
     end
-    -- Counted only once both checks passed, because a rejected reserve adds nothing.
-    if tenant_limit >= 0 then
-      counts['t' .. a[7]] = counts['t' .. a[7]] + 1
-    end
-    if campaign_limit >= 0 then
-      counts['c' .. a[8]] = counts['c' .. a[8]] + 1
+    for _, quota in ipairs({ { 't', a[7] }, { 'c', a[8] } }) do
+      if quota[2] ~= '' then
+        local count, key = count_of(quota[1], quota[2])
+        counts[key] = count + 1
+      end
     end
   end
   return true
+end
+
+-- Calls a command whose arguments after the key are args, in calls of at most 4,000 of
+-- them, because Lua's unpack() takes at most 8,000 values. step is the size of one
+-- argument group (2 for score and member, or field and value), which a call never splits.
+local function call_chunked(command, key, args, step)
+  local size = 4000 - 4000 % step
+  for first = 1, #args, size do
+    redis.call(command, key, unpack(args, first, math.min(first + size - 1, #args)))
+  end
 end
 
 -- Runs reserves in order, as reserve would one at a time, for reserves that require no
@@ -882,12 +888,10 @@ local function reserve_many(ops, now)
     end
     replies[i] = { 'reserved', id, w.url, fence, deadline }
   end
-  redis.call('HSET', K_WORKERS, unpack(records))
-  redis.call('ZREM', K_IDLE, unpack(idle_members))
-  redis.call('ZADD', K_DEADLINES, unpack(deadline_args))
-  if #holder_args > 0 then
-    redis.call('ZADD', K_HOLDERS, unpack(holder_args))
-  end
+  call_chunked('HSET', K_WORKERS, records, 2)
+  call_chunked('ZREM', K_IDLE, idle_members, 1)
+  call_chunked('ZADD', K_DEADLINES, deadline_args, 2)
+  call_chunked('ZADD', K_HOLDERS, holder_args, 2)
   for i = 1, count do
     local a = ops[i]
     emit('reserved', ids[i], workers[i].host, a[3], first_fence + i - 1, a[7], a[8])
@@ -919,7 +923,9 @@ local function batch(argv)
   local i, last = 3, #argv
   while i <= last do
     local count = tonumber(argv[i + 1])
-    if not count or i + 1 + count > last then
+    local arity = ARITY[argv[i]]
+    if not count or count < 0 or count ~= math.floor(count) or i + 1 + count > last
+      or (arity and count ~= arity) then
       return redis.error_reply('malformed batch at argument ' .. i)
     end
     local op_argv = { argv[1], argv[2] }
@@ -938,7 +944,7 @@ local function batch(argv)
     -- A run of reserves that require no labels goes through reserve_many.
     local run = {}
     while k + #run <= #ops and #run < MANY_MAX and ops[k + #run].name == 'reserve'
-      and ops[k + #run].argv[6] == '{}' and #ops[k + #run].argv == 10 do
+      and ops[k + #run].argv[6] == '{}' do
       run[#run + 1] = ops[k + #run].argv
     end
     if #run > 1 then
