@@ -30,7 +30,11 @@ const flag = z
 
 const EnvSchema = z.object({
   BRIDGE_HOST: z.string().min(1).default('127.0.0.1'),
-  BRIDGE_PORT: z.coerce.number().int().min(0).max(65_535).default(7700),
+  // An empty value, as `BRIDGE_PORT=` in a compose file leaves it, means the default.
+  BRIDGE_PORT: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.coerce.number().int().min(0).max(65_535).default(7700),
+  ),
   BRIDGE_DATA_DIR: z.string().min(1).default('.voxfleet/bridge'),
   BRIDGE_SQLITE_PATH: z.string().min(1).optional(),
   BRIDGE_RECORDINGS_DIR: z.string().min(1).optional(),

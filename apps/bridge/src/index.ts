@@ -7,7 +7,7 @@
  * const { url } = await bridge.start();
  * await bridge.stop();
  */
-import { createLogger } from '@voxfleet/logger';
+import { createLogger, PRODUCT_VERSION } from '@voxfleet/logger';
 import type { Logger } from '@voxfleet/logger';
 import type { FastifyInstance } from 'fastify';
 
@@ -34,7 +34,7 @@ export type { RecordingStore } from './recordings/types.js';
 export type { MongoStoreOptions } from './store/mongo/mongo-store.js';
 export type { S3RecordingStoreOptions } from './recordings/s3-recording-store.js';
 
-const VERSION = '0.1.0';
+const VERSION = PRODUCT_VERSION;
 
 /** Name of the tenant that owns `bootstrapApiKey`. */
 export const BOOTSTRAP_TENANT = 'default';

@@ -22,7 +22,7 @@ function readEnv(): BridgeEnv {
 }
 
 const env = readEnv();
-const logger = createLogger({ service: 'voxbridge', version: '0.1.0', level: env.logLevel });
+const logger = createLogger({ service: 'voxbridge', level: env.logLevel });
 
 const bridge = await createBridge({
   host: env.host,

@@ -240,6 +240,11 @@ describe('abandoned call attempts', () => {
   });
 });
 
+test('an empty BRIDGE_PORT means the default port', () => {
+  const env = loadEnv({ BRIDGE_INTERNAL_TOKEN: 'internal-token-for-tests', BRIDGE_PORT: '' });
+  assert.equal(env.port, 7700);
+});
+
 describe('BRIDGE_ATTEMPT_STALE_MS', () => {
   const base = { BRIDGE_INTERNAL_TOKEN: 'internal-token-for-tests' };
 

@@ -10,7 +10,11 @@ const Milliseconds = z.coerce.number().int().min(1);
 
 const EnvSchema = z.object({
   DIALLER_HOST: z.string().min(1).default('127.0.0.1'),
-  DIALLER_PORT: z.coerce.number().int().min(0).max(65_535).default(7710),
+  // An empty value, as `DIALLER_PORT=` in a compose file leaves it, means the default.
+  DIALLER_PORT: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.coerce.number().int().min(0).max(65_535).default(7710),
+  ),
   /** Base URL the carrier uses for status callbacks; defaults to http://<host>:<port>. */
   DIALLER_PUBLIC_URL: z.url().optional(),
   BRIDGE_URL: z.url(),

@@ -135,6 +135,10 @@ describe('parseEnv', () => {
     assert.equal(env.DIALLER_PUBLIC_URL, undefined);
   });
 
+  it('reads an empty port as the default', () => {
+    assert.equal(parseEnv({ ...required, DIALLER_PORT: '' }).DIALLER_PORT, 7710);
+  });
+
   it('names every invalid variable', () => {
     assert.throws(
       () => parseEnv({ BRIDGE_URL: 'http://127.0.0.1:7700', DIALLER_PORT: 'abc' }),

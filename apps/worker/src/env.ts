@@ -50,7 +50,8 @@ class EnvReader {
    */
   integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
     const text = this.#env[name];
-    if (text === undefined) return fallback;
+    // An empty value, as `WORKER_PORT=` in a compose file leaves it, means the default.
+    if (text === undefined || text.trim() === '') return fallback;
     const value = Number(text);
     if (!Number.isInteger(value))
       return this.#fail(name, `must be an integer, got "${text}"`) ?? fallback;

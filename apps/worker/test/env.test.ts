@@ -130,3 +130,9 @@ test('loadEnv reads LiveKit only with all four variables', () => {
     /LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_SIP_TRUNK_ID: required when LIVEKIT_URL is set/,
   );
 });
+
+test('loadEnv reads an empty port as the default', () => {
+  const env = loadEnv({ BRIDGE_INTERNAL_TOKEN: 'secret', WORKER_PORT: '', WORKER_AGENT_PORT: ' ' });
+  assert.equal(env.port, 7801);
+  assert.equal(env.agentPort, undefined);
+});

@@ -96,3 +96,11 @@ test('fleet status as json', async () => {
   const slots = JSON.parse(stdout) as Array<{ workerId: string }>;
   assert.deepEqual(slots.map((s) => s.workerId).sort(), ['w1', 'w2']);
 });
+
+test('fleet action help prints the usage', async () => {
+  for (const args of [['status', '--help'], ['drain', '-h']]) {
+    const result = await voxfleet('fleet', ...args);
+    assert.equal(result.code, 0, args.join(' '));
+    assert.match(result.stdout, /voxfleet fleet status/);
+  }
+});

@@ -10,8 +10,12 @@ import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 
 
 export type { Logger } from 'pino';
 
+/** The product's version, as in every package.json of the repository. */
+export const PRODUCT_VERSION = '0.1.0';
+
 export interface LoggerOptions {
   service: string;
+  /** Defaults to `PRODUCT_VERSION`. */
   version?: string;
   level?: LevelWithSilent;
   /** Defaults to stdout. Tests pass a stream to read what was logged. */
@@ -38,7 +42,11 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level ?? 'info',
-      base: { service: options.service, version: options.version ?? '0.0.0', pid: process.pid },
+      base: {
+        service: options.service,
+        version: options.version ?? PRODUCT_VERSION,
+        pid: process.pid,
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },

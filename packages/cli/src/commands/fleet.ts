@@ -56,7 +56,8 @@ function describeState(slot: SlotView, now: number): string[] {
 /** Runs `voxfleet fleet <action>`; returns the exit code. */
 export async function runFleetCommand(args: string[]): Promise<number> {
   const [action, ...rest] = args;
-  if (action === undefined || action === '--help' || action === '-h' || action === 'help') {
+  const wantsHelp = (arg: string | undefined) => arg === '--help' || arg === '-h' || arg === 'help';
+  if (action === undefined || wantsHelp(action) || rest.some(wantsHelp)) {
     process.stdout.write(FLEET_USAGE);
     return action === undefined ? 2 : 0;
   }
