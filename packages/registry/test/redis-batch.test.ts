@@ -12,6 +12,7 @@ import {
   RegistryInvalidArgumentError,
   RegistryQuotaExceededError,
   type CapacityRegistry,
+  type Reservation,
 } from '../src/index.js';
 import { MAX_LABELS } from '../src/validate.js';
 import { LIBRARY_NAME, POOL_KEY_NAMES } from '../src/redis/scripts.js';
@@ -313,6 +314,78 @@ test('redis batch rejects bad operation counts', async () => {
     }
     const [slot] = await registry.list();
     assert.equal(slot?.state, 'idle');
+  } finally {
+    await registry.close();
+  }
+});
+
+/** Reserves `count` slots in one batch and fails the test unless every reserve succeeds. */
+async function reserveAll(
+  registry: CapacityRegistry,
+  count: number,
+  request = (i: number) => reserveRequest(`c${i}`),
+): Promise<Reservation[]> {
+  const reservations = await Promise.all(
+    Array.from({ length: count }, (_, i) => registry.reserve(request(i))),
+  );
+  const granted = reservations.filter((reservation) => reservation !== null);
+  assert.equal(granted.length, count);
+  return granted;
+}
+
+test('redis batch confirms and releases with a stale token', async () => {
+  const registry = await openWithWorkers(4);
+  try {
+    const granted = await reserveAll(registry, 4);
+    const tokenOf = (i: number) => (i === 1 ? 'stale-token' : (granted[i]?.token ?? ''));
+    const confirmed = await Promise.all(
+      granted.map((reservation, i) => registry.confirm(reservation.workerId, tokenOf(i))),
+    );
+    assert.deepEqual(confirmed, ['confirmed', 'token-mismatch', 'confirmed', 'confirmed']);
+    const released = await Promise.all(
+      granted.map((reservation, i) => registry.release(reservation.workerId, tokenOf(i))),
+    );
+    assert.deepEqual(released, [true, false, true, true]);
+    const states = (await registry.list()).map((slot) => slot.state);
+    assert.deepEqual(states.sort(), ['idle', 'idle', 'idle', 'reserved']);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis batch releases one worker twice', async () => {
+  const registry = await openWithWorkers(2);
+  try {
+    const reservation = await registry.reserve(reserveRequest('c1'));
+    assert.ok(reservation);
+    assert.equal(await registry.confirm(reservation.workerId, reservation.token), 'confirmed');
+    const released = await Promise.all([
+      registry.release(reservation.workerId, reservation.token),
+      registry.release(reservation.workerId, reservation.token),
+    ]);
+    assert.deepEqual(released, [true, false]);
+    const start = await registry.readEvents(null, 10_000);
+    const releasedEvents = start.events.filter((event) => event.type === 'released');
+    assert.equal(releasedEvents.length, 1);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('redis batch confirm after the deadline is expired', async () => {
+  const registry = await openWithWorkers(3);
+  try {
+    const granted = await reserveAll(registry, 3, (i) =>
+      reserveRequest(`c${i}`, { reservationTtlMs: i === 2 ? 50 : 60_000 }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const confirmed = await Promise.all(
+      granted.map((reservation) => registry.confirm(reservation.workerId, reservation.token)),
+    );
+    assert.deepEqual(confirmed, ['confirmed', 'confirmed', 'expired']);
+    const events = (await registry.readEvents(null, 10_000)).events;
+    assert.equal(events.filter((event) => event.type === 'confirmed').length, 2);
+    assert.equal(events.filter((event) => event.type === 'reservation-lapsed').length, 1);
   } finally {
     await registry.close();
   }

@@ -758,7 +758,10 @@ end
  * or {'error', message} for an operation that failed. Such a failure does not stop the
  * operations after it, and, as with a single call, the writes it made before failing stay.
  * The events of a batch go into one stream entry, in order (several entries when they
- * exceed `PENDING_MAX` fields).
+ * exceed `PENDING_MAX` fields). Runs of consecutive reserves without labels, confirms or
+ * releases go through `reserve_many`, `confirm_many` or `release_many`, which write the
+ * whole run with one command of each kind, or decline without writing, and then the run
+ * goes one operation at a time.
  */
 const BATCH = `
 local BATCHABLE = { reserve = reserve, confirm = confirm, release = release }
@@ -899,6 +902,105 @@ local function reserve_many(ops, now)
   return replies
 end
 
+-- Reads the records of the workers that ops (confirm or release arguments) name, for
+-- confirm_many and release_many. Returns nil when a worker is named twice or is missing,
+-- expired, or not holding a live reservation with the op's token, which only the
+-- one-at-a-time path handles.
+local function load_held(ops, now)
+  local fields, seen = {}, {}
+  for i, a in ipairs(ops) do
+    if seen[a[3]] then
+      return nil
+    end
+    seen[a[3]] = true
+    fields[i] = 'w:' .. a[3]
+  end
+  local packed = redis.call('HMGET', K_WORKERS, unpack(fields))
+  local workers = {}
+  for i, a in ipairs(ops) do
+    if not packed[i] then
+      return nil
+    end
+    local w = decode(packed[i])
+    if w.expiresAt <= now or w.token ~= a[4] or not holding(w, now) then
+      return nil
+    end
+    workers[i] = w
+  end
+  return workers, fields
+end
+
+-- Runs confirms in order, as confirm would one at a time, or returns nil without writing
+-- anything when load_held turns them down.
+local function confirm_many(ops, now)
+  local workers, fields = load_held(ops, now)
+  if not workers then
+    return nil
+  end
+  local records, deadline_members, changed, replies = {}, {}, {}, {}
+  for i, w in ipairs(workers) do
+    -- A confirm of a busy reservation with its own token changes nothing, as in confirm.
+    if w.state == 'reserved' then
+      w.state = 'busy'
+      records[#records + 1] = fields[i]
+      records[#records + 1] = encode(w)
+      deadline_members[#deadline_members + 1] = ops[i][3]
+      changed[i] = true
+    end
+    replies[i] = 'confirmed'
+  end
+  call_chunked('HSET', K_WORKERS, records, 2)
+  call_chunked('ZREM', K_DEADLINES, deadline_members, 1)
+  for i, w in ipairs(workers) do
+    if changed[i] then
+      emit_for('confirmed', ops[i][3], w, true)
+    end
+  end
+  return replies
+end
+
+-- Runs releases in order, as release would one at a time (each frees a slot and returns
+-- 1), or returns nil without writing anything when load_held turns them down.
+local function release_many(ops, now)
+  local records, deadline_members, holder_members, idle_args, replies = {}, {}, {}, {}, {}
+  local workers, fields = load_held(ops, now)
+  if not workers then
+    return nil
+  end
+  for i, w in ipairs(workers) do
+    local id = ops[i][3]
+    if w.state == 'reserved' then
+      deadline_members[#deadline_members + 1] = id
+    end
+    w.state = ''
+    records[#records + 1] = fields[i]
+    records[#records + 1] = encode(w)
+    if w.tenantId ~= '' then
+      holder_members[#holder_members + 1] = quota_prefix('t', w.tenantId) .. id
+    end
+    if w.campaignId ~= '' then
+      holder_members[#holder_members + 1] = quota_prefix('c', w.campaignId) .. id
+    end
+    if not w.draining then
+      idle_args[#idle_args + 1] = 0
+      idle_args[#idle_args + 1] = 'a' .. id
+      for _, prefix in ipairs(w.lp) do
+        idle_args[#idle_args + 1] = 0
+        idle_args[#idle_args + 1] = prefix .. id
+      end
+    end
+    replies[i] = 1
+  end
+  call_chunked('HSET', K_WORKERS, records, 2)
+  call_chunked('ZREM', K_DEADLINES, deadline_members, 1)
+  call_chunked('ZREM', K_HOLDERS, holder_members, 1)
+  call_chunked('ZADD', K_IDLE, idle_args, 2)
+  for i, w in ipairs(workers) do
+    emit_for('released', ops[i][3], w, true)
+  end
+  return replies
+end
+
 -- Returns the reply {'error', message} for what pcall caught: a Redis error table or a
 -- Lua error.
 local function failure(caught)
@@ -916,6 +1018,9 @@ local function protect(fn, op_argv)
   end
   return failure(reply)
 end
+
+-- The pass of each kind of operation that batch runs in one go.
+local MANY = { reserve = reserve_many, confirm = confirm_many, release = release_many }
 
 local function batch(argv)
   -- Every operation is read before any runs, so a malformed call changes nothing.
@@ -941,14 +1046,17 @@ local function batch(argv)
   local replies = {}
   local k = 1
   while k <= #ops do
-    -- A run of reserves that require no labels goes through reserve_many.
+    -- A run of one kind of operation goes through that kind's pass: reserves that require
+    -- no labels, confirms, or releases.
+    local name = ops[k].name
+    local many_fn = MANY[name]
     local run = {}
-    while k + #run <= #ops and #run < MANY_MAX and ops[k + #run].name == 'reserve'
-      and ops[k + #run].argv[6] == '{}' do
+    while many_fn and k + #run <= #ops and #run < MANY_MAX and ops[k + #run].name == name
+      and (name ~= 'reserve' or ops[k + #run].argv[6] == '{}') do
       run[#run + 1] = ops[k + #run].argv
     end
     if #run > 1 then
-      local ok, many = pcall(reserve_many, run, now)
+      local ok, many = pcall(many_fn, run, now)
       for j = 1, #run do
         if not ok then
           -- It failed part way, so running these again one at a time could repeat writes.
@@ -956,17 +1064,16 @@ local function batch(argv)
         elseif many then
           replies[#replies + 1] = many[j]
         else
-          replies[#replies + 1] = protect(reserve, run[j])
+          replies[#replies + 1] = protect(BATCHABLE[name], run[j])
         end
       end
       k = k + #run
     else
-      local op = ops[k]
-      local fn = BATCHABLE[op.name]
+      local fn = BATCHABLE[name]
       if fn then
-        replies[#replies + 1] = protect(fn, op.argv)
+        replies[#replies + 1] = protect(fn, ops[k].argv)
       else
-        replies[#replies + 1] = { 'error', 'not a batch operation: ' .. tostring(op.name) }
+        replies[#replies + 1] = { 'error', 'not a batch operation: ' .. tostring(name) }
       end
       k = k + 1
     end
