@@ -22,7 +22,7 @@ after(async () => {
   await redis?.dispose();
 });
 
-/** A store on the shared server under its own key prefix, so tests never see each other. */
+/** Returns a store factory on the shared server, each store under its own key prefix. */
 function redisStore(options: { maxBatch?: number } = {}) {
   return async () => {
     const keyPrefix = `test-${randomUUID()}:`;
