@@ -31,8 +31,9 @@ async function cutReplication(primary: RedisProcess, replica: RedisProcess): Pro
 
 /**
  * Runs the scenario on the pool `default` of `registry`, whose primary is `primary` with
- * the one replica `replica`. `promoted` returns true once the deployment has made the replica the
- * pool's primary. The caller sends SIGCONT to the replica and closes the registry after.
+ * the one replica `replica`. `promoted` returns true once the deployment has made the
+ * replica the pool's primary. The caller sends SIGCONT to the replica and closes the
+ * registry after.
  */
 export async function loseWritesAndRepair(
   t: TestContext,
