@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openRegistry, type CapacityRegistry } from '../src/index.js';
 import { reserveRequest } from './contract.js';
 import { startTestRedis, type TestRedis } from './redis-server.js';
+import { waitUntil } from './redis-topology.js';
 import { stopAll, WorkerChild } from './worker-children.js';
 
 const TTL_MS = 1_000;
@@ -66,27 +67,6 @@ async function withFleet(
   } finally {
     await stopAll(children);
     await registry.close();
-  }
-}
-
-async function waitUntil<T>(
-  description: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${description} not reached in ${timeoutMs} ms`, { cause: last });
-    }
-    await sleep(50);
   }
 }
 

@@ -82,7 +82,7 @@ export interface RedisRegistryOptions {
   keyPrefix?: string;
   /** How long connecting may take before a call fails. Defaults to 5000. */
   connectTimeoutMs?: number;
-  /** Extra TLS settings, such as a private `ca`, for a `rediss` URL; see `createClient`. */
+  /** Extra TLS settings, such as a private `ca`, for a `rediss` URL (see `createClient`). */
   tls?: ConnectionOptions;
   /** Approximate number of events each pool's stream keeps (`XADD MAXLEN ~`). Defaults to 10,000. */
   eventStreamMaxLength?: number;
@@ -110,7 +110,7 @@ const CONFIRM_RESULTS: readonly ConfirmResult[] = [
   'expired',
 ];
 
-/** Operations that `run` groups into one `batch` call; see the class comment. */
+/** Operations that `run` groups into one `batch` call (see the class comment). */
 const BATCHED: ReadonlySet<scripts.FunctionName> = new Set(['reserve', 'confirm', 'release']);
 
 /** One operation waiting for its pool's batch. */
@@ -141,7 +141,7 @@ export class RedisRegistry implements CapacityRegistry {
   private readonly poolCache = new Map<string, string>();
   /** Each pool's script keys, in `POOL_KEY_NAMES` order, built once per pool. */
   private readonly poolKeys = new Map<string, string[]>();
-  /** Operations waiting to be batched, per pool; see the class comment. */
+  /** Operations waiting to be batched, per pool (see the class comment). */
   private readonly queues = new Map<string, PoolQueue>();
   private readonly maxBatch: number;
   private closed = false;

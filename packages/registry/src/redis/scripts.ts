@@ -15,7 +15,7 @@
  * approximate maximum length of the pool's event stream and `ARGV[2]` the pool's name.
  *
  * The workers of a pool live in one hash, `<prefix>{pool}:workers`, with one field per
- * worker, `w:<workerId>`, holding the worker's record (see `load` in `HELPERS`).
+ * worker, `w:<workerId>`, containing the worker's record (see `load` in `HELPERS`).
  *
  * Upgrades: this layout replaced one field per worker and attribute in `{pool}:slots`,
  * which replaced one hash per worker and, before that, one JSON document per worker.
@@ -72,7 +72,7 @@ export const POOL_KEY_NAMES = [
  *   so `ZLEXCOUNT` counts a quota's live reservations in O(log n).
  * Byte 255 never occurs in UTF-8, so `(<prefix>\xff` ends the range of a prefix.
  *
- * A worker is one field of the `workers` hash, `w:<workerId>`, holding a MessagePack
+ * A worker is one field of the `workers` hash, `w:<workerId>`, containing a MessagePack
  * array (`cmsgpack`, built into Redis's Lua) in the order `load` lists. One `HGET` and one
  * `HSET` read and write all of it. In loops inside Redis 7.0.15 that took 3.1 µs, where the
  * previous layout's `HMGET` of 12 fields and `HSET` of 7, with field names built in Lua,
@@ -765,7 +765,8 @@ end
  */
 const BATCH = `
 local BATCHABLE = { reserve = reserve, confirm = confirm, release = release }
--- Most reserves that reserve_many takes in one pass.
+-- Maximum number of operations that one pass (reserve_many, confirm_many or release_many)
+-- takes.
 local MANY_MAX = 100
 -- The number of arguments each batched operation takes.
 local ARITY = { reserve = 8, confirm = 2, release = 2 }
