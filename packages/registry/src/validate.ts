@@ -26,9 +26,19 @@ export function checkPool(pool: string): void {
   }
 }
 
+/** ASCII control characters. The Redis backend separates the parts of an event with U+001F. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 export function checkId(field: string, value: string): void {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
     throw new RegistryInvalidArgumentError(field, `must be 1-${MAX_ID_LENGTH} characters`);
+  }
+  if (CONTROL_CHARACTER.test(value)) {
+    throw new RegistryInvalidArgumentError(
+      field,
+      `${JSON.stringify(value)} contains a control character (U+0000-U+001F or U+007F)`,
+    );
   }
 }
 

@@ -411,6 +411,39 @@ export function runContractSuite(backend: string, createStore: StoreFactory): vo
         await assert.rejects(registry.list('a b'), { code: 'REGISTRY_INVALID_ARGUMENT' });
       }));
 
+    test('ids with control characters are rejected', () =>
+      withRegistry(async (registry) => {
+        await assert.rejects(registry.register(worker('w\u001f1')), {
+          code: 'REGISTRY_INVALID_ARGUMENT',
+          message: /workerId.*control character/,
+        });
+        await assert.rejects(registry.register(worker('w1', { host: 'host\n1' })), {
+          code: 'REGISTRY_INVALID_ARGUMENT',
+        });
+        await registry.register(worker('w1'));
+        await assert.rejects(registry.reserve(reserveRequest('c\u007f1')), {
+          code: 'REGISTRY_INVALID_ARGUMENT',
+        });
+        await assert.rejects(
+          registry.reserve(
+            reserveRequest('c1', { quotas: { tenant: { id: 't\u00001', limit: 1 } } }),
+          ),
+          { code: 'REGISTRY_INVALID_ARGUMENT' },
+        );
+        // Characters beyond ASCII are ids like any other, and their events read back whole.
+        const start = await registry.readEvents(null, 10_000);
+        const reservation = await reserveOrFail(
+          registry,
+          reserveRequest('appel-é-☎', { quotas: { tenant: { id: 'कंपनी', limit: 1 } } }),
+        );
+        assert.equal(reservation.callId, 'appel-é-☎');
+        const page = await registry.readEvents(start.lastId, 10);
+        assert.deepEqual(
+          page.events.map((event) => [event.type, event.callId, event.tenantId]),
+          [['reserved', 'appel-é-☎', 'कंपनी']],
+        );
+      }));
+
     test('close is idempotent and later calls fail', () =>
       withRegistries(createStore, 1, async (registries) => {
         const registry = first(registries);

@@ -1,12 +1,15 @@
 /**
  * Slot events of the Redis backend: one stream per pool (`<prefix>{pool}:events`), written
- * by the pool's scripts. An event's fields are `type`, `workerId`, `host`, and for an event
- * about a reservation `callId`, `fence`, `tenantId` and `campaignId` (the last two when set).
- * An entry contains one event, or all the events of one batch call. An event's id is its
- * entry's id, followed by `.<index>` for an entry's second event and later. A reader's
- * cursor records the id of the last event it read in each pool, as `pool=id` pairs joined
- * by commas. Pool names cannot contain `=` or `,`.
- */
+ * by the pool's functions. An event is one field named after its type. Its value is the
+ * worker id and host, and for an event about a reservation the call id, fence, tenant id
+ * and campaign id (empty when not set), joined by the unit separator U+001F, which ids
+ * cannot contain (see `checkId`). An entry contains one event, or all the events of one
+ * batch call. An event's id is its entry's id, followed by `.<index>` for an entry's second
+ * event and later. A reader's cursor records the id of the last event it read in each
+ * pool, as `pool=id` pairs joined by commas. Pool names cannot contain `=` or `,`.
+ *
+ * Entries of the earlier layout, one field per attribute (`type`, `workerId`, `host`,
+ * `callId`, `fence`, `tenantId`, `campaignId`), are read too. */
 import { RegistryInvalidArgumentError } from '../errors.js';
 import type { SlotEvent, SlotEventType } from '../types.js';
 
@@ -73,12 +76,47 @@ export function comparePositions(a: StreamPosition, b: StreamPosition): number {
   return compareEntryIds(a.entryId, b.entryId) || a.index - b.index;
 }
 
-/**
- * Converts a stream entry of the pool's stream to its events. An entry contains one event, or
- * the events of one batch in order, each starting at a `type` field. The entry's id is the
- * events' time, as `<ms>-<seq>` of the Redis server's clock.
- */
-export function toSlotEvents([entryId, fields]: StreamEntry, pool: string): SlotEvent[] {
+/** Separates the parts of an event's value. */
+const PART_SEPARATOR = '\u001f';
+
+/** The attributes of one event, as read from a stream entry. */
+interface EventParts {
+  type: string;
+  workerId: string;
+  host: string;
+  callId?: string;
+  fence?: string;
+  tenantId?: string;
+  campaignId?: string;
+}
+
+/** Reads an entry's events, one field per event (see the module comment). */
+function readPackedEvents(entryId: string, fields: string[]): EventParts[] {
+  const events: EventParts[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const type = fields[i] ?? '';
+    const parts = (fields[i + 1] ?? '').split(PART_SEPARATOR);
+    if (parts.length !== 2 && parts.length !== 6) {
+      throw new RegistryInvalidArgumentError(
+        'event',
+        `stream entry ${entryId} has a ${type} event of ${parts.length} parts; expected 2 or 6`,
+      );
+    }
+    const [workerId = '', host = '', callId, fence, tenantId, campaignId] = parts;
+    events.push({
+      type,
+      workerId,
+      host,
+      ...(callId === undefined ? {} : { callId, fence }),
+      ...(tenantId === undefined || tenantId === '' ? {} : { tenantId }),
+      ...(campaignId === undefined || campaignId === '' ? {} : { campaignId }),
+    });
+  }
+  return events;
+}
+
+/** Reads an entry of the earlier layout: one field per attribute, each event from `type`. */
+function readFieldEvents(fields: string[]): EventParts[] {
   const groups: Map<string, string>[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i];
@@ -87,25 +125,41 @@ export function toSlotEvents([entryId, fields]: StreamEntry, pool: string): Slot
     if (name === 'type' || groups.length === 0) groups.push(new Map());
     groups.at(-1)?.set(name, value);
   }
+  return groups.map((values) => {
+    const optional = ['callId', 'fence', 'tenantId', 'campaignId'] as const;
+    const event: EventParts = {
+      type: values.get('type') ?? '',
+      workerId: values.get('workerId') ?? '',
+      host: values.get('host') ?? '',
+    };
+    for (const name of optional) {
+      const value = values.get(name);
+      if (value !== undefined) event[name] = value;
+    }
+    return event;
+  });
+}
+
+/**
+ * Converts a stream entry of the pool's stream to its events, in order. The entry's id is
+ * the events' time, as `<ms>-<seq>` of the Redis server's clock.
+ */
+export function toSlotEvents([entryId, fields]: StreamEntry, pool: string): SlotEvent[] {
+  const parts = fields[0] === 'type' ? readFieldEvents(fields) : readPackedEvents(entryId, fields);
   const at = Number(entryId.slice(0, entryId.indexOf('-')));
-  return groups.map((values, index) => {
-    const type = values.get('type') ?? '';
+  return parts.map(({ type, workerId, host, callId, fence, tenantId, campaignId }, index) => {
     if (!EVENT_TYPES.has(type)) {
       throw new RegistryInvalidArgumentError(
         'event',
         `stream entry ${entryId} has unknown type ${type}`,
       );
     }
-    const callId = values.get('callId');
-    const fence = values.get('fence');
-    const tenantId = values.get('tenantId');
-    const campaignId = values.get('campaignId');
     return {
       id: eventId({ entryId, index }),
       type: type as SlotEventType,
-      workerId: values.get('workerId') ?? '',
+      workerId,
       pool,
-      host: values.get('host') ?? '',
+      host,
       at,
       ...(callId === undefined ? {} : { callId }),
       ...(fence === undefined ? {} : { fence: Number(fence) }),

@@ -1,0 +1,105 @@
+/**
+ * Reading the Redis backend's stream entries: one field per event, the earlier layout of
+ * one field per attribute, and values that are not events.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { toSlotEvents } from '../src/redis/event-stream.js';
+
+const SEPARATOR = '\u001f';
+
+test('event stream reads one field per event', () => {
+  const events = toSlotEvents(
+    [
+      '1733350000123-4',
+      [
+        'reserved',
+        ['w1', 'host-a', 'call-1', '1733350000000001', 't1', ''].join(SEPARATOR),
+        'drain',
+        ['w2', 'host-b'].join(SEPARATOR),
+        'released',
+        ['w1', 'host-a', 'call-1', '1733350000000001', '', 'k1'].join(SEPARATOR),
+      ],
+    ],
+    'default',
+  );
+  assert.deepEqual(events, [
+    {
+      id: '1733350000123-4',
+      type: 'reserved',
+      workerId: 'w1',
+      pool: 'default',
+      host: 'host-a',
+      at: 1733350000123,
+      callId: 'call-1',
+      fence: 1733350000000001,
+      tenantId: 't1',
+    },
+    {
+      id: '1733350000123-4.1',
+      type: 'drain',
+      workerId: 'w2',
+      pool: 'default',
+      host: 'host-b',
+      at: 1733350000123,
+    },
+    {
+      id: '1733350000123-4.2',
+      type: 'released',
+      workerId: 'w1',
+      pool: 'default',
+      host: 'host-a',
+      at: 1733350000123,
+      callId: 'call-1',
+      fence: 1733350000000001,
+      campaignId: 'k1',
+    },
+  ]);
+});
+
+test('event stream reads entries of the earlier layout', () => {
+  const events = toSlotEvents(
+    [
+      '1733350000123-0',
+      [
+        'type',
+        'confirmed',
+        'workerId',
+        'w1',
+        'host',
+        'host-a',
+        'callId',
+        'call-1',
+        'fence',
+        '42',
+        'tenantId',
+        't1',
+        'type',
+        'undrain',
+        'workerId',
+        'w2',
+        'host',
+        'host-b',
+      ],
+    ],
+    'p',
+  );
+  assert.deepEqual(
+    events.map((event) => [event.id, event.type, event.workerId, event.fence, event.tenantId]),
+    [
+      ['1733350000123-0', 'confirmed', 'w1', 42, 't1'],
+      ['1733350000123-0.1', 'undrain', 'w2', undefined, undefined],
+    ],
+  );
+});
+
+test('event stream rejects values that are not events', () => {
+  assert.throws(() => toSlotEvents(['1-0', ['reserved', 'w1']], 'p'), {
+    code: 'REGISTRY_INVALID_ARGUMENT',
+    message: /reserved event of 1 parts; expected 2 or 6/,
+  });
+  assert.throws(() => toSlotEvents(['1-0', ['exploded', `w1${SEPARATOR}h`]], 'p'), {
+    code: 'REGISTRY_INVALID_ARGUMENT',
+    message: /unknown type exploded/,
+  });
+});
