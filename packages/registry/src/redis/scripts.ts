@@ -17,12 +17,14 @@
  * The workers of a pool live in one hash, `<prefix>{pool}:workers`, with one field per
  * worker, `w:<workerId>`, containing the worker's record (see `load` in `HELPERS`).
  *
- * Upgrades: this layout replaced one field per worker and attribute in `{pool}:slots`,
- * which replaced one hash per worker and, before that, one JSON document per worker.
- * Functions never read the keys of an earlier layout, but its `holders` and `idle`
- * entries would still count against quotas and be tried as idle workers here. An upgrade
- * therefore moves to a new key prefix, or deletes the old prefix's keys; workers then
- * register again, because their heartbeat returns false.
+ * Upgrades: a record starts with its state, and a stream entry has one field per event.
+ * Before that a record started with expiresAt, and earlier layouts kept one field per
+ * worker and attribute in `{pool}:slots`, one hash per worker, or one JSON document per
+ * worker. Functions cannot read any of them: an earlier record would decode to wrong
+ * values, and the `holders` and `idle` entries of an older layout would still count
+ * against quotas and be tried as idle workers. An upgrade therefore moves to a new key
+ * prefix, or deletes the old prefix's keys; workers then register again, because their
+ * heartbeat returns false.
  *
  * Invariants every function keeps:
  * - Time is the Redis server's `TIME`, never the client's clock.
@@ -111,21 +113,32 @@ local function now_ms()
   return NOW
 end
 
--- Reads a worker's record, or returns nil when it is not registered. Fields: expiresAt,
--- draining (boolean), host, url, labels (JSON), lp (array of label prefixes), then the
--- reservation: state ('' for none, 'reserved', 'busy' or 'lapsed'), token, fence, callId,
--- deadline, tenantId and campaignId ('' when absent).
+-- Reads a worker's record, or returns nil when it is not registered. Fields: the
+-- reservation's state ('' for none, 'reserved', 'busy' or 'lapsed'), expiresAt, draining
+-- (boolean), host, url, labels (JSON), lp (array of label prefixes), then the rest of the
+-- reservation: token, fence, callId, deadline, tenantId and campaignId ('' when absent).
 local function decode(packed)
-  local expires_at, draining, host, url, labels, lp, state, token, fence, call_id, deadline,
+  local state, expires_at, draining, host, url, labels, lp, token, fence, call_id, deadline,
     tenant_id, campaign_id = cmsgpack.unpack(packed)
-  return { expiresAt = expires_at, draining = draining, host = host, url = url,
-    labels = labels, lp = lp, state = state, token = token, fence = fence, callId = call_id,
+  return { state = state, expiresAt = expires_at, draining = draining, host = host,
+    url = url, labels = labels, lp = lp, token = token, fence = fence, callId = call_id,
     deadline = deadline, tenantId = tenant_id, campaignId = campaign_id }
 end
 
 local function encode(w)
-  return cmsgpack.pack(w.expiresAt, w.draining, w.host, w.url, w.labels, w.lp, w.state,
+  return cmsgpack.pack(w.state, w.expiresAt, w.draining, w.host, w.url, w.labels, w.lp,
     w.token, w.fence, w.callId, w.deadline, w.tenantId, w.campaignId)
+end
+
+-- The first bytes of a record: its state, which MessagePack encodes as a fixstr (byte
+-- 0xa0 plus the length, then the characters).
+local STATE_BYTES = { [''] = '\\160', busy = '\\164busy', reserved = '\\168reserved',
+  lapsed = '\\166lapsed' }
+
+-- Returns a record whose state is from with its state changed to to, as encode would
+-- write it, without encoding the rest again.
+local function restate(packed, from, to)
+  return STATE_BYTES[to] .. string.sub(packed, #STATE_BYTES[from] + 1)
 end
 
 local function load(id)
@@ -163,6 +176,16 @@ end
 
 local function quota_prefix(scope, quota_id)
   return scope .. #quota_id .. ':' .. quota_id
+end
+
+-- Returns a table that maps a quota id to its holders prefix, quota_prefix(scope, id),
+-- computing each once. Formatting the id's length as a number is the slow part.
+local function prefix_cache(scope)
+  return setmetatable({}, { __index = function(cache, quota_id)
+    local prefix = quota_prefix(scope, quota_id)
+    cache[quota_id] = prefix
+    return prefix
+  end })
 end
 
 local function holders_add(id, tenant_id, campaign_id)
@@ -829,12 +852,6 @@ local function call_chunked(command, key, args, step)
   end
 end
 
--- Returns the holders member of a quota id and a worker, as quota_prefix(scope, quota_id)
--- .. id, in one concatenation.
-local function holder_member(scope, quota_id, id)
-  return scope .. #quota_id .. ':' .. quota_id .. id
-end
-
 -- Runs reserves in order, as reserve would one at a time, for reserves that require no
 -- labels, with 8 to 10 commands for all of them, instead of 9 or more commands each.
 -- Returns their replies, or nil without writing anything when one of them could meet what
@@ -883,6 +900,7 @@ local function reserve_many(argv, run, now)
 
   local records, idle_members, deadline_args, holder_args, replies = {}, {}, {}, {}, {}
   local n_idle, n_holder = 0, 0
+  local tenant_prefixes, campaign_prefixes = prefix_cache('t'), prefix_cache('c')
   for i = 1, count do
     local at, w, id = run[i], workers[i], ids[i]
     local call_id, token = argv[at], argv[at + 2]
@@ -899,12 +917,12 @@ local function reserve_many(argv, run, now)
     end
     deadline_args[2 * i - 1], deadline_args[2 * i] = deadline, id
     if tenant_id ~= '' then
-      holder_args[n_holder + 1], holder_args[n_holder + 2] = 0, holder_member('t', tenant_id, id)
+      holder_args[n_holder + 1], holder_args[n_holder + 2] = 0, tenant_prefixes[tenant_id] .. id
       n_holder = n_holder + 2
     end
     if campaign_id ~= '' then
       holder_args[n_holder + 1] = 0
-      holder_args[n_holder + 2] = holder_member('c', campaign_id, id)
+      holder_args[n_holder + 2] = campaign_prefixes[campaign_id] .. id
       n_holder = n_holder + 2
     end
     replies[i] = { 'reserved', id, w.url, fence, deadline }
@@ -921,7 +939,8 @@ local function reserve_many(argv, run, now)
 end
 
 -- Reads the records of the workers that a run of confirms or releases names, for
--- confirm_many and release_many. Returns nil when a worker is named twice or is missing,
+-- confirm_many and release_many. Returns them decoded, their fields in the workers hash,
+-- and as stored, or nil when a worker is named twice or is missing,
 -- expired, or not holding a live reservation with the operation's token, which only the
 -- one-at-a-time path handles.
 local function load_held(argv, run, now)
@@ -946,13 +965,13 @@ local function load_held(argv, run, now)
     end
     workers[i] = w
   end
-  return workers, fields
+  return workers, fields, packed
 end
 
 -- Runs confirms in order, as confirm would one at a time, or returns nil without writing
 -- anything when load_held turns them down.
 local function confirm_many(argv, run, now)
-  local workers, fields = load_held(argv, run, now)
+  local workers, fields, packed = load_held(argv, run, now)
   if not workers then
     return nil
   end
@@ -963,7 +982,7 @@ local function confirm_many(argv, run, now)
       w.state = 'busy'
       changed[i] = true
       records[#records + 1] = fields[i]
-      records[#records + 1] = encode(w)
+      records[#records + 1] = restate(packed[i], 'reserved', 'busy')
       deadline_members[#deadline_members + 1] = argv[run[i]]
     end
     replies[i] = 'confirmed'
@@ -982,26 +1001,27 @@ end
 -- Runs releases in order, as release would one at a time (each frees a slot and returns
 -- 1), or returns nil without writing anything when load_held turns them down.
 local function release_many(argv, run, now)
-  local workers, fields = load_held(argv, run, now)
+  local workers, fields, packed = load_held(argv, run, now)
   if not workers then
     return nil
   end
   local records, deadline_members, holder_members, idle_args, replies = {}, {}, {}, {}, {}
   local n_holder, n_idle = 0, 0
+  local tenant_prefixes, campaign_prefixes = prefix_cache('t'), prefix_cache('c')
   for i, w in ipairs(workers) do
     local id = argv[run[i]]
     if w.state == 'reserved' then
       deadline_members[#deadline_members + 1] = id
     end
+    records[2 * i - 1], records[2 * i] = fields[i], restate(packed[i], w.state, '')
     w.state = ''
-    records[2 * i - 1], records[2 * i] = fields[i], encode(w)
     if w.tenantId ~= '' then
       n_holder = n_holder + 1
-      holder_members[n_holder] = holder_member('t', w.tenantId, id)
+      holder_members[n_holder] = tenant_prefixes[w.tenantId] .. id
     end
     if w.campaignId ~= '' then
       n_holder = n_holder + 1
-      holder_members[n_holder] = holder_member('c', w.campaignId, id)
+      holder_members[n_holder] = campaign_prefixes[w.campaignId] .. id
     end
     if not w.draining then
       idle_args[n_idle + 1], idle_args[n_idle + 2] = 0, 'a' .. id
