@@ -26,7 +26,7 @@ export function checkPool(pool: string): void {
   }
 }
 
-/** ASCII control characters. The Redis backend separates the parts of an event with U+001F. */
+/** ASCII control characters. The Redis backend separates events and their parts with U+001E and U+001F. */
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 

@@ -1,28 +1,23 @@
 /**
- * Reading the Redis backend's stream entries: one field per event, the earlier layout of
- * one field per attribute, and values that are not events.
+ * Reading the Redis backend's stream entries: one `events` field per entry, the earlier
+ * layout of one field per attribute, and values that are not events.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toSlotEvents } from '../src/redis/event-stream.js';
 
-const SEPARATOR = '\u001f';
+/** Joins events as the functions write them: parts by U+001F, events by U+001E. */
+function packEvents(events: string[][]): string {
+  return events.map((parts) => parts.join('\u001f')).join('\u001e');
+}
 
-test('event stream reads one field per event', () => {
-  const events = toSlotEvents(
-    [
-      '1733350000123-4',
-      [
-        'reserved',
-        ['w1', 'host-a', 'call-1', '1733350000000001', 't1', ''].join(SEPARATOR),
-        'drain',
-        ['w2', 'host-b'].join(SEPARATOR),
-        'released',
-        ['w1', 'host-a', 'call-1', '1733350000000001', '', 'k1'].join(SEPARATOR),
-      ],
-    ],
-    'default',
-  );
+test('event stream reads one field per entry', () => {
+  const value = packEvents([
+    ['reserved', 'w1', 'host-a', 'call-1', '1733350000000001', 't1', ''],
+    ['drain', 'w2', 'host-b'],
+    ['released', 'w1', 'host-a', 'call-1', '1733350000000001', '', 'k1'],
+  ]);
+  const events = toSlotEvents(['1733350000123-4', ['events', value]], 'default');
   assert.deepEqual(events, [
     {
       id: '1733350000123-4',
@@ -94,12 +89,19 @@ test('event stream reads entries of the earlier layout', () => {
 });
 
 test('event stream rejects values that are not events', () => {
+  assert.throws(() => toSlotEvents(['1-0', ['events', packEvents([['reserved', 'w1']])]], 'p'), {
+    code: 'REGISTRY_INVALID_ARGUMENT',
+    message: /event of 2 parts; expected 3 or 7/,
+  });
+  assert.throws(
+    () => toSlotEvents(['1-0', ['events', packEvents([['exploded', 'w1', 'h']])]], 'p'),
+    {
+      code: 'REGISTRY_INVALID_ARGUMENT',
+      message: /unknown type exploded/,
+    },
+  );
   assert.throws(() => toSlotEvents(['1-0', ['reserved', 'w1']], 'p'), {
     code: 'REGISTRY_INVALID_ARGUMENT',
-    message: /reserved event of 1 parts; expected 2 or 6/,
-  });
-  assert.throws(() => toSlotEvents(['1-0', ['exploded', `w1${SEPARATOR}h`]], 'p'), {
-    code: 'REGISTRY_INVALID_ARGUMENT',
-    message: /unknown type exploded/,
+    message: /starts with field "reserved"; expected events/,
   });
 });

@@ -1,12 +1,13 @@
 /**
  * Slot events of the Redis backend: one stream per pool (`<prefix>{pool}:events`), written
- * by the pool's functions. An event is one field named after its type. Its value is the
- * worker id and host, and for an event about a reservation the call id, fence, tenant id
- * and campaign id (empty when not set), joined by the unit separator U+001F, which ids
- * cannot contain (see `checkId`). An entry contains one event, or all the events of one
- * batch call. An event's id is its entry's id, followed by `.<index>` for an entry's second
- * event and later. A reader's cursor records the id of the last event it read in each
- * pool, as `pool=id` pairs joined by commas. Pool names cannot contain `=` or `,`.
+ * by the pool's functions. A stream entry has one field, `events`, whose value is the
+ * entry's events separated by U+001E. An event is its type, the worker id and host, and
+ * for an event about a reservation the call id, fence, tenant id and campaign id (empty
+ * when not set), separated by U+001F. Ids cannot contain either (see `checkId`). An entry
+ * contains one event, or all the events of one batch call. An event's id is its entry's
+ * id, followed by `.<index>` for an entry's second event and later. A reader's cursor
+ * records the id of the last event it read in each pool, as `pool=id` pairs joined by
+ * commas. Pool names cannot contain `=` or `,`.
  *
  * Entries of the earlier layout, one field per attribute (`type`, `workerId`, `host`,
  * `callId`, `fence`, `tenantId`, `campaignId`), are read too. */
@@ -76,7 +77,8 @@ export function comparePositions(a: StreamPosition, b: StreamPosition): number {
   return compareEntryIds(a.entryId, b.entryId) || a.index - b.index;
 }
 
-/** Separates the parts of an event's value. */
+/** Separate the events of an entry, and the parts of an event. */
+const EVENT_SEPARATOR = '\u001e';
 const PART_SEPARATOR = '\u001f';
 
 /** The attributes of one event, as read from a stream entry. */
@@ -90,29 +92,26 @@ interface EventParts {
   campaignId?: string;
 }
 
-/** Reads an entry's events, one field per event (see the module comment). */
-function readPackedEvents(entryId: string, fields: string[]): EventParts[] {
-  const events: EventParts[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const type = fields[i] ?? '';
-    const parts = (fields[i + 1] ?? '').split(PART_SEPARATOR);
-    if (parts.length !== 2 && parts.length !== 6) {
+/** Reads the events of an entry with one `events` field (see the module comment). */
+function readPackedEvents(entryId: string, value: string): EventParts[] {
+  return value.split(EVENT_SEPARATOR).map((event) => {
+    const parts = event.split(PART_SEPARATOR);
+    if (parts.length !== 3 && parts.length !== 7) {
       throw new RegistryInvalidArgumentError(
         'event',
-        `stream entry ${entryId} has a ${type} event of ${parts.length} parts; expected 2 or 6`,
+        `stream entry ${entryId} has an event of ${parts.length} parts; expected 3 or 7`,
       );
     }
-    const [workerId = '', host = '', callId, fence, tenantId, campaignId] = parts;
-    events.push({
+    const [type = '', workerId = '', host = '', callId, fence, tenantId, campaignId] = parts;
+    return {
       type,
       workerId,
       host,
       ...(callId === undefined ? {} : { callId, fence }),
       ...(tenantId === undefined || tenantId === '' ? {} : { tenantId }),
       ...(campaignId === undefined || campaignId === '' ? {} : { campaignId }),
-    });
-  }
-  return events;
+    };
+  });
 }
 
 /** Reads an entry of the earlier layout: one field per attribute, each event from `type`. */
@@ -145,7 +144,17 @@ function readFieldEvents(fields: string[]): EventParts[] {
  * the events' time, as `<ms>-<seq>` of the Redis server's clock.
  */
 export function toSlotEvents([entryId, fields]: StreamEntry, pool: string): SlotEvent[] {
-  const parts = fields[0] === 'type' ? readFieldEvents(fields) : readPackedEvents(entryId, fields);
+  let parts: EventParts[];
+  if (fields[0] === 'events' && fields.length === 2) {
+    parts = readPackedEvents(entryId, fields[1] ?? '');
+  } else if (fields[0] === 'type') {
+    parts = readFieldEvents(fields);
+  } else {
+    throw new RegistryInvalidArgumentError(
+      'event',
+      `stream entry ${entryId} starts with field ${JSON.stringify(fields[0])}; expected events`,
+    );
+  }
   const at = Number(entryId.slice(0, entryId.indexOf('-')));
   return parts.map(({ type, workerId, host, callId, fence, tenantId, campaignId }, index) => {
     if (!EVENT_TYPES.has(type)) {
