@@ -60,8 +60,33 @@ test('redis keys of a pool share a hash tag', async () => {
       `${keyPrefix}{blue}:events`,
       `${keyPrefix}{blue}:expiry`,
       `${keyPrefix}{blue}:fence`,
+      `${keyPrefix}{blue}:holders`,
+      `${keyPrefix}{blue}:idle`,
       `${keyPrefix}{blue}:workers`,
     ]);
+  } finally {
+    client.disconnect();
+    await registry.close();
+  }
+});
+
+test('redis small sorted sets stay skiplists', async () => {
+  const keyPrefix = `encoding-${randomUUID()}:`;
+  const registry = await openRegistry(server().url, { keyPrefix });
+  const client = new Redis(server().url);
+  try {
+    await registry.register(worker('w1', { labels: { lang: 'en' } }));
+    const reservation = await registry.reserve(reserveRequest('c1'));
+    assert.ok(reservation);
+    assert.equal(await registry.release(reservation.workerId, reservation.token), true);
+    for (const name of ['idle', 'holders', 'deadlines']) {
+      const encoding = await client.object('ENCODING', `${keyPrefix}{default}:${name}`);
+      assert.equal(encoding, 'skiplist', `${name} is a ${String(encoding)}`);
+    }
+    assert.deepEqual(
+      (await registry.list()).map((slot) => [slot.workerId, slot.state]),
+      [['w1', 'idle']],
+    );
   } finally {
     client.disconnect();
     await registry.close();
