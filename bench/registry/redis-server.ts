@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,12 @@ export async function startRedis(): Promise<BenchRedis> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  // A benchmark that fails with an error still stops its server.
+  const stopOnExit = (): void => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stopOnExit);
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server not ready:\n${output}`)), 10_000);
@@ -50,6 +57,7 @@ export async function startRedis(): Promise<BenchRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
+      process.off('exit', stopOnExit);
       if (child.exitCode === null && child.signalCode === null) {
         const exited = once(child, 'exit');
         child.kill('SIGTERM');

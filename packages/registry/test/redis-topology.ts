@@ -124,6 +124,11 @@ export interface TestCluster {
   nodes: RedisProcess[];
   /** The certificates, when the nodes serve TLS only. */
   tls?: TlsFiles;
+  /**
+   * Starts another server and joins it as a primary without hash slots. `nodes` and `url`
+   * keep listing only the nodes the cluster started with, and `dispose()` stops this one too.
+   */
+  addPrimary(): Promise<RedisProcess>;
   dispose(): Promise<void>;
 }
 
@@ -144,27 +149,7 @@ export async function startTestCluster(
     const files = options.tls === true ? await createTestCertificates(dir) : undefined;
     const ports = await findFreePorts(nodeCount * 2);
     for (let i = 0; i < nodeCount; i += 1) {
-      const port = ports[i * 2] ?? 0;
-      const busPort = ports[i * 2 + 1] ?? 0;
-      if (files !== undefined) tlsCaByPort.set(port, files.ca);
-      processes.push(
-        await RedisProcess.start(dir, port, [
-          ...(files === undefined
-            ? ['--port', String(port)]
-            : [...tlsServerArgs(files, port), '--tls-cluster', 'yes']),
-          '--bind',
-          '127.0.0.1',
-          ...NO_PERSISTENCE,
-          '--cluster-enabled',
-          'yes',
-          '--cluster-port',
-          String(busPort),
-          '--cluster-config-file',
-          `nodes-${port}.conf`,
-          '--cluster-node-timeout',
-          '2000',
-        ]),
-      );
+      processes.push(await startClusterNode(dir, ports[i * 2] ?? 0, ports[i * 2 + 1] ?? 0, files));
     }
     const create = spawn(
       'redis-cli',
@@ -200,10 +185,75 @@ export async function startTestCluster(
   const scheme = tls === undefined ? 'redis-cluster' : 'rediss-cluster';
   return {
     url: `${scheme}://${state.processes.map((node) => `127.0.0.1:${node.port}`).join(',')}`,
-    nodes: state.processes,
+    nodes: [...state.processes],
     ...(tls === undefined ? {} : { tls }),
+    addPrimary: () => addEmptyPrimary(state, tls),
     dispose: () => disposeAll(state),
   };
+}
+
+/** Starts one cluster-mode server on `port`, with its cluster bus on `busPort`. */
+async function startClusterNode(
+  dir: string,
+  port: number,
+  busPort: number,
+  files: TlsFiles | undefined,
+): Promise<RedisProcess> {
+  if (files !== undefined) tlsCaByPort.set(port, files.ca);
+  return RedisProcess.start(dir, port, [
+    ...(files === undefined
+      ? ['--port', String(port)]
+      : [...tlsServerArgs(files, port), '--tls-cluster', 'yes']),
+    '--bind',
+    '127.0.0.1',
+    ...NO_PERSISTENCE,
+    '--cluster-enabled',
+    'yes',
+    '--cluster-port',
+    String(busPort),
+    '--cluster-config-file',
+    `nodes-${port}.conf`,
+    '--cluster-node-timeout',
+    '2000',
+  ]);
+}
+
+/** Returns the node ids that `CLUSTER NODES` of `port` lists, without handshake entries. */
+async function knownNodeIds(port: number): Promise<string[]> {
+  return String(await callNode(port, 'CLUSTER', 'NODES'))
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => !(fields[2] ?? '').includes('handshake'))
+    .map((fields) => fields[0] ?? '');
+}
+
+/**
+ * Starts a cluster-mode server and joins it to the cluster with `CLUSTER MEET`, as a
+ * primary without hash slots. Resolves once every node lists it and it reports
+ * `cluster_state:ok`.
+ */
+async function addEmptyPrimary(
+  state: Processes,
+  files: TlsFiles | undefined,
+): Promise<RedisProcess> {
+  const [first] = state.processes;
+  if (first === undefined) throw new Error('the cluster has no node to meet');
+  const [port = 0, busPort = 0] = await findFreePorts(2);
+  const node = await startClusterNode(state.dir, port, busPort, files);
+  state.processes.push(node);
+  await callNode(first.port, 'CLUSTER', 'MEET', '127.0.0.1', String(port), String(busPort));
+  const id = String(await callNode(port, 'CLUSTER', 'MYID'));
+  for (const member of state.processes) {
+    await waitFor(`node ${port} known to ${member.port}`, 15_000, async () => {
+      const ids = await knownNodeIds(member.port);
+      return ids.includes(id) && ids.length === state.processes.length;
+    });
+  }
+  await waitFor(`cluster_state:ok on ${port}`, 15_000, async () =>
+    String(await callNode(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'),
+  );
+  return node;
 }
 
 export interface TestSentinelSetup {

@@ -51,11 +51,12 @@ test('redis keys of a pool share a hash tag', async () => {
   const client = new Redis(server().url);
   try {
     await registry.register(worker('w1', { pool: 'blue' }));
-    await registry.reserve(reserveRequest('c1', { pool: 'blue' }));
+    // Every key of the pool exists from the first registration on, and stays after the
+    // last worker leaves, so a Cluster that moves the pool's hash slot finds them all.
+    await registry.deregister('w1');
     const keys = (await client.keys(`${keyPrefix}*`)).sort();
     assert.deepEqual(keys, [
       `${keyPrefix}pools`,
-      `${keyPrefix}worker-pool:w1`,
       `${keyPrefix}{blue}:deadlines`,
       `${keyPrefix}{blue}:events`,
       `${keyPrefix}{blue}:expiry`,
@@ -64,6 +65,8 @@ test('redis keys of a pool share a hash tag', async () => {
       `${keyPrefix}{blue}:idle`,
       `${keyPrefix}{blue}:workers`,
     ]);
+    assert.deepEqual(await registry.list('blue'), []);
+    assert.equal(await registry.reserve(reserveRequest('c1', { pool: 'blue' })), null);
   } finally {
     client.disconnect();
     await registry.close();

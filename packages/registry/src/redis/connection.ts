@@ -3,7 +3,7 @@
  * found through Redis Sentinel, or a Redis Cluster, and connects it within a deadline.
  */
 import type { ConnectionOptions } from 'node:tls';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type Callback, type RedisOptions } from 'ioredis';
 import type { Logger } from '@voxfleet/logger';
 import type { RegistryLocation } from '../url.js';
 
@@ -61,7 +61,11 @@ export function createClient(
     });
   }
 
-  return new Cluster(location.nodes, {
+  // NOTE: when a slot refresh drops a node, for example one that gave away its last slot,
+  // ioredis 5.11 fails the commands in flight on it with "Connection is closed." and sends
+  // them again after `retryDelayOnFailover` (100 ms). A reserve that the node had run then
+  // runs twice, and the extra reservation keeps its worker reserved until its deadline.
+  const cluster = new Cluster(location.nodes, {
     lazyConnect: true,
     clusterRetryStrategy: retryStrategy,
     redisOptions: {
@@ -70,6 +74,28 @@ export function createClient(
       ...credentialOptions(location.credentials),
       ...(location.tls ? { tls } : {}),
     },
+  });
+  handleAskingRejections(cluster);
+  return cluster;
+}
+
+/**
+ * Marks every ASKING that the Cluster client sends as handled. On an ASK reply, ioredis
+ * 5.11 sends ASKING to the node the hash slot is moving to, then the command, and never
+ * handles the promise of ASKING. A slot refresh drops a node that owns no hash slot, such
+ * as a new node that imports its first slot, and closes its connection. ASKING then
+ * rejects with "Connection is closed." and, unhandled, would end the process. The command
+ * fails the same way and goes through the client's redirection handling, so ignoring the
+ * rejection of ASKING loses nothing.
+ */
+function handleAskingRejections(cluster: Cluster): void {
+  cluster.on('+node', (node: Redis) => {
+    const asking = node.asking.bind(node);
+    node.asking = (callback?: Callback<'OK'>) => {
+      const reply = asking(callback);
+      reply.catch(() => undefined);
+      return reply;
+    };
   });
 }
 

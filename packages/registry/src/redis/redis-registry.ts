@@ -72,6 +72,7 @@ import {
   watchConnection,
   type RedisLocation,
 } from './connection.js';
+import { loadLibraryOnNewPrimaries } from './library.js';
 import * as scripts from './scripts.js';
 
 export type { RedisLocation } from './connection.js';
@@ -186,6 +187,7 @@ export class RedisRegistry implements CapacityRegistry {
         { cause: err },
       );
     }
+    if (redis instanceof Cluster) loadLibraryOnNewPrimaries(redis, options.logger);
     const registry = new RedisRegistry(
       redis,
       options.keyPrefix ?? 'voxfleet:',
@@ -608,8 +610,10 @@ export class RedisRegistry implements CapacityRegistry {
   /**
    * Loads the function library on the server, or on every primary of a Cluster, and keeps
    * a library of the same name already loaded. Replicas receive it from their primary, so
-   * a promoted replica has it. A node that joined later gets it when a call there fails
-   * with "Function not found", because `run` then calls this again.
+   * a promoted replica has it. A primary that the client connects to later gets it from
+   * `loadLibraryOnNewPrimaries`. A server that lost it, for example after a restart, gets
+   * it when a call there fails with "Function not found", because `send` then calls this
+   * again.
    */
   private async loadLibrary(): Promise<void> {
     const servers = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
