@@ -30,9 +30,21 @@ export function checkPool(pool: string): void {
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
+/**
+ * A UTF-16 surrogate without its pair. Redis stores such an id as U+FFFD in UTF-8, so two
+ * ids could become one worker, and SQLite returns it changed.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 export function checkId(field: string, value: string): void {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
     throw new RegistryInvalidArgumentError(field, `must be 1-${MAX_ID_LENGTH} characters`);
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw new RegistryInvalidArgumentError(
+      field,
+      `${JSON.stringify(value)} contains a lone UTF-16 surrogate; ids must be valid Unicode`,
+    );
   }
   if (CONTROL_CHARACTER.test(value)) {
     throw new RegistryInvalidArgumentError(
@@ -95,6 +107,8 @@ export function checkActiveReservation(active: ActiveReservation): void {
 export function checkReserveRequest(request: ReserveRequest): void {
   checkPool(request.pool);
   checkId('callId', request.callId);
+  if (request.tenantId !== undefined) checkId('tenantId', request.tenantId);
+  if (request.campaignId !== undefined) checkId('campaignId', request.campaignId);
   checkDuration('reservationTtlMs', request.reservationTtlMs);
   if (request.labels !== undefined) checkLabels('labels', request.labels);
   for (const scope of ['tenant', 'campaign'] as const) {

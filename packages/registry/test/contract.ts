@@ -411,7 +411,7 @@ export function runContractSuite(backend: string, createStore: StoreFactory): vo
         await assert.rejects(registry.list('a b'), { code: 'REGISTRY_INVALID_ARGUMENT' });
       }));
 
-    test('ids with control characters are rejected', () =>
+    test('malformed ids are rejected', () =>
       withRegistry(async (registry) => {
         await assert.rejects(registry.register(worker('w\u001f1')), {
           code: 'REGISTRY_INVALID_ARGUMENT',
@@ -430,6 +430,24 @@ export function runContractSuite(backend: string, createStore: StoreFactory): vo
           ),
           { code: 'REGISTRY_INVALID_ARGUMENT' },
         );
+        await assert.rejects(registry.reserve(reserveRequest('c1', { tenantId: 't\u001e1' })), {
+          code: 'REGISTRY_INVALID_ARGUMENT',
+          message: /tenantId/,
+        });
+        await assert.rejects(registry.reserve(reserveRequest('c1', { campaignId: '' })), {
+          code: 'REGISTRY_INVALID_ARGUMENT',
+          message: /campaignId/,
+        });
+        await assert.rejects(
+          registry.reserve(reserveRequest('c1', { tenantId: 't'.repeat(257) })),
+          {
+            code: 'REGISTRY_INVALID_ARGUMENT',
+          },
+        );
+        await assert.rejects(registry.register(worker('w\ud8002')), {
+          code: 'REGISTRY_INVALID_ARGUMENT',
+          message: /lone UTF-16 surrogate/,
+        });
         // Characters beyond ASCII are ids like any other, and their events read back whole.
         const start = await registry.readEvents(null, 10_000);
         const reservation = await reserveOrFail(

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toSlotEvents } from '../src/redis/event-stream.js';
+import { MalformedStreamEntryError, toSlotEvents } from '../src/redis/event-stream.js';
 
 /** Joins events as the functions write them: parts by U+001F, events by U+001E. */
 function packEvents(events: string[][]): string {
@@ -89,19 +89,27 @@ test('event stream reads entries of the earlier layout', () => {
 });
 
 test('event stream rejects values that are not events', () => {
-  assert.throws(() => toSlotEvents(['1-0', ['events', packEvents([['reserved', 'w1']])]], 'p'), {
-    code: 'REGISTRY_INVALID_ARGUMENT',
-    message: /event of 2 parts; expected 3 or 7/,
-  });
-  assert.throws(
-    () => toSlotEvents(['1-0', ['events', packEvents([['exploded', 'w1', 'h']])]], 'p'),
-    {
-      code: 'REGISTRY_INVALID_ARGUMENT',
-      message: /unknown type exploded/,
-    },
-  );
-  assert.throws(() => toSlotEvents(['1-0', ['reserved', 'w1']], 'p'), {
-    code: 'REGISTRY_INVALID_ARGUMENT',
-    message: /starts with field "reserved"; expected events/,
-  });
+  const cases: [fields: string[], message: RegExp][] = [
+    [['events', packEvents([['reserved', 'w1']])], /an event of 2 parts; expected 3 or 7/],
+    [['events', packEvents([['exploded', 'w1', 'h']])], /unknown event type "exploded"/],
+    [['events', ''], /an event of 1 parts/],
+    [['reserved', 'w1'], /fields \["reserved"\]; expected the one field "events"/],
+    [['events', packEvents([['drain', 'w1', 'h']]), 'note', 'x'], /fields \["events","note"\]/],
+    [
+      ['events', packEvents([['reserved', 'w1', 'h', 'c1', 'soon', '', '']])],
+      /a reserved event without a worker id, call id or numeric fence/,
+    ],
+    [['events', packEvents([['drain', '', 'h']])], /a drain event without a worker id/],
+  ];
+  for (const [fields, message] of cases) {
+    assert.throws(
+      () => toSlotEvents(['1-0', fields], 'p'),
+      (err: unknown) => {
+        assert.ok(err instanceof MalformedStreamEntryError, String(err));
+        assert.match(err.message, /^stream entry 1-0 is not registry events: /);
+        assert.match(err.message, message);
+        return true;
+      },
+    );
+  }
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { createLogger } from '@voxfleet/logger';
 import { openRegistry } from '../src/index.js';
 import { runContractSuite, reserveRequest, worker } from './contract.js';
 import { startTestRedis, type TestRedis } from './redis-server.js';
@@ -89,6 +91,53 @@ test('redis small sorted sets stay skiplists', async () => {
     assert.deepEqual(
       (await registry.list()).map((slot) => [slot.workerId, slot.state]),
       [['w1', 'idle']],
+    );
+  } finally {
+    client.disconnect();
+    await registry.close();
+  }
+});
+
+test('redis events skip malformed stream entries', async () => {
+  const keyPrefix = `malformed-${randomUUID()}:`;
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ service: 'test', destination });
+  const registry = await openRegistry(server().url, { keyPrefix, logger });
+  const client = new Redis(server().url);
+  try {
+    await registry.register(worker('w1'));
+    const stream = `${keyPrefix}{default}:events`;
+    const written = [
+      await client.xadd(stream, '*', 'events', 'reserved\u001fw1'),
+      await client.xadd(stream, '*', 'note', 'written by hand'),
+      await client.xadd(
+        stream,
+        '*',
+        'events',
+        'confirmed\u001fw1\u001fh\u001fc9\u001fnot-a-fence\u001f\u001f',
+      ),
+    ];
+    await registry.reserve(reserveRequest('c1'));
+    for (let read = 0; read < 2; read += 1) {
+      const page = await registry.readEvents(null, 100);
+      assert.deepEqual(
+        page.events.map((event) => [event.type, event.callId]),
+        [
+          ['registered', undefined],
+          ['reserved', 'c1'],
+        ],
+      );
+    }
+    const warnings = lines.map((line) => JSON.parse(line) as { msg: string; entryId: string });
+    assert.deepEqual(
+      warnings.map((warning) => [warning.msg, warning.entryId]),
+      written.map((id) => ['registry skipped a malformed event', id]),
     );
   } finally {
     client.disconnect();

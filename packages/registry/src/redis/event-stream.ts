@@ -26,6 +26,17 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<SlotEventType>([
   'expired',
 ]);
 
+/**
+ * A stream entry that is not events of this registry, for example one written by hand or
+ * by another program. Readers skip it (see `RedisRegistry.readEvents`).
+ */
+export class MalformedStreamEntryError extends Error {
+  constructor(entryId: string, reason: string) {
+    super(`stream entry ${entryId} is not registry events: ${reason}`);
+    this.name = 'MalformedStreamEntryError';
+  }
+}
+
 /** A stream entry as XRANGE and the scripts return it: an id and a flat field list. */
 export type StreamEntry = [id: string, fields: string[]];
 
@@ -97,9 +108,9 @@ function readPackedEvents(entryId: string, value: string): EventParts[] {
   return value.split(EVENT_SEPARATOR).map((event) => {
     const parts = event.split(PART_SEPARATOR);
     if (parts.length !== 3 && parts.length !== 7) {
-      throw new RegistryInvalidArgumentError(
-        'event',
-        `stream entry ${entryId} has an event of ${parts.length} parts; expected 3 or 7`,
+      throw new MalformedStreamEntryError(
+        entryId,
+        `an event of ${parts.length} parts; expected 3 or 7`,
       );
     }
     const [type = '', workerId = '', host = '', callId, fence, tenantId, campaignId] = parts;
@@ -145,22 +156,29 @@ function readFieldEvents(fields: string[]): EventParts[] {
  */
 export function toSlotEvents([entryId, fields]: StreamEntry, pool: string): SlotEvent[] {
   let parts: EventParts[];
-  if (fields[0] === 'events' && fields.length === 2) {
+  if (fields.length === 2 && fields[0] === 'events') {
     parts = readPackedEvents(entryId, fields[1] ?? '');
   } else if (fields[0] === 'type') {
     parts = readFieldEvents(fields);
   } else {
-    throw new RegistryInvalidArgumentError(
-      'event',
-      `stream entry ${entryId} starts with field ${JSON.stringify(fields[0])}; expected events`,
+    const names = fields.filter((_, index) => index % 2 === 0).slice(0, 4);
+    throw new MalformedStreamEntryError(
+      entryId,
+      `fields ${JSON.stringify(names)}; expected the one field "events"`,
     );
   }
   const at = Number(entryId.slice(0, entryId.indexOf('-')));
   return parts.map(({ type, workerId, host, callId, fence, tenantId, campaignId }, index) => {
     if (!EVENT_TYPES.has(type)) {
-      throw new RegistryInvalidArgumentError(
-        'event',
-        `stream entry ${entryId} has unknown type ${type}`,
+      throw new MalformedStreamEntryError(entryId, `unknown event type ${JSON.stringify(type)}`);
+    }
+    if (
+      workerId === '' ||
+      (callId !== undefined && (callId === '' || !/^\d{1,16}$/.test(fence ?? '')))
+    ) {
+      throw new MalformedStreamEntryError(
+        entryId,
+        `a ${type} event without a worker id, call id or numeric fence`,
       );
     }
     return {

@@ -62,6 +62,7 @@ import {
   comparePositions,
   formatCursor,
   parseCursor,
+  MalformedStreamEntryError,
   toSlotEvents,
   type StreamEntry,
 } from './event-stream.js';
@@ -145,6 +146,9 @@ export class RedisRegistry implements CapacityRegistry {
   /** Operations waiting to be batched, per pool (see the class comment). */
   private readonly queues = new Map<string, PoolQueue>();
   private readonly maxBatch: number;
+  private readonly logger: Logger | undefined;
+  /** Ids of the malformed stream entries already logged (at most 10,000), to log each once. */
+  private readonly loggedMalformed = new Set<string>();
   private closed = false;
 
   private constructor(
@@ -152,11 +156,13 @@ export class RedisRegistry implements CapacityRegistry {
     prefix: string,
     eventStreamMaxLength: number,
     maxBatch: number,
+    logger: Logger | undefined,
   ) {
     this.redis = redis;
     this.prefix = prefix;
     this.eventStreamMaxLength = String(eventStreamMaxLength);
     this.maxBatch = maxBatch;
+    this.logger = logger;
   }
 
   /** Connects and waits until the connection is ready, or throws `RegistryUnavailableError`. */
@@ -193,6 +199,7 @@ export class RedisRegistry implements CapacityRegistry {
       options.keyPrefix ?? 'voxfleet:',
       options.eventStreamMaxLength ?? 10_000,
       maxBatch,
+      options.logger,
     );
     try {
       await registry.loadLibrary();
@@ -401,7 +408,7 @@ export class RedisRegistry implements CapacityRegistry {
         )) as StreamEntry[];
         return entries
           .flatMap((entry) =>
-            toSlotEvents(entry, pool).map((event, index) => ({
+            this.readEntry(entry, pool).map((event, index) => ({
               pool,
               position: { entryId: entry[0], index },
               event,
@@ -426,9 +433,27 @@ export class RedisRegistry implements CapacityRegistry {
     const events: SlotEvent[] = [];
     for (const pool of pools.sort()) {
       const reply = (await this.run('reap', pool, [])) as StreamEntry[];
-      events.push(...reply.flatMap((entry) => toSlotEvents(entry, pool)));
+      events.push(...reply.flatMap((entry) => this.readEntry(entry, pool)));
     }
     return events;
+  }
+
+  /**
+   * Returns the events of a stream entry, or none for an entry that is not registry events
+   * (written by hand or by another program). Skipping it keeps every follower reading the
+   * events after it, so it is logged, once per entry, instead of failing each read.
+   */
+  private readEntry(entry: StreamEntry, pool: string): SlotEvent[] {
+    try {
+      return toSlotEvents(entry, pool);
+    } catch (err) {
+      if (!(err instanceof MalformedStreamEntryError)) throw err;
+      if (!this.loggedMalformed.has(entry[0]) && this.loggedMalformed.size < 10_000) {
+        this.loggedMalformed.add(entry[0]);
+        this.logger?.warn({ err, pool, entryId: entry[0] }, 'registry skipped a malformed event');
+      }
+      return [];
+    }
   }
 
   /** Sends QUIT after the commands in flight; idempotent. */
