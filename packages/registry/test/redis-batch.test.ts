@@ -394,19 +394,19 @@ test('redis batch confirm after the deadline is expired', async () => {
 test('redis batch releases before it reserves', async () => {
   const registry = await openWithWorkers(1);
   try {
-    const held = await registry.reserve(reserveRequest('c1'));
-    assert.ok(held);
-    assert.equal(await registry.confirm(held.workerId, held.token), 'confirmed');
+    const busy = await registry.reserve(reserveRequest('c1'));
+    assert.ok(busy);
+    assert.equal(await registry.confirm(busy.workerId, busy.token), 'confirmed');
     const start = await registry.readEvents(null, 10_000);
     // Started in one tick, so they go in one batch: the release runs first, and the
     // reserve, called first, finds the slot it frees.
     const [reserved, released] = await Promise.all([
       registry.reserve(reserveRequest('c2')),
-      registry.release(held.workerId, held.token),
+      registry.release(busy.workerId, busy.token),
     ]);
     assert.equal(released, true);
-    assert.equal(reserved?.workerId, held.workerId);
-    assert.ok((reserved?.fence ?? 0) > held.fence);
+    assert.equal(reserved?.workerId, busy.workerId);
+    assert.ok((reserved?.fence ?? 0) > busy.fence);
     const page = await registry.readEvents(start.lastId, 10);
     assert.deepEqual(
       page.events.map((event) => [event.type, event.callId]),
@@ -423,13 +423,13 @@ test('redis batch releases before it reserves', async () => {
 test('redis batch keeps the order for one worker', async () => {
   const registry = await openWithWorkers(2);
   try {
-    const held = await registry.reserve(reserveRequest('c1'));
-    assert.ok(held);
+    const first = await registry.reserve(reserveRequest('c1'));
+    assert.ok(first);
     // Confirms usually run before releases; these two name one worker, so the release,
     // called first, runs first and the confirm finds nothing left to confirm.
     const [released, confirmed, reserved] = await Promise.all([
-      registry.release(held.workerId, held.token),
-      registry.confirm(held.workerId, held.token),
+      registry.release(first.workerId, first.token),
+      registry.confirm(first.workerId, first.token),
       registry.reserve(reserveRequest('c2')),
     ]);
     assert.equal(released, true);
