@@ -425,8 +425,8 @@ test('redis batch keeps the order for one worker', async () => {
   try {
     const first = await registry.reserve(reserveRequest('c1'));
     assert.ok(first);
-    // Confirms usually run before releases; these two name one worker, so the release,
-    // called first, runs first and the confirm finds nothing left to confirm.
+    // Confirms usually run before releases. These two name one worker, so the release,
+    // called first, runs first, and the confirm finds nothing left to confirm.
     const [released, confirmed, reserved] = await Promise.all([
       registry.release(first.workerId, first.token),
       registry.confirm(first.workerId, first.token),

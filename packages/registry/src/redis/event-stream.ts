@@ -10,7 +10,8 @@
  * commas. Pool names cannot contain `=` or `,`.
  *
  * Entries of the earlier layout, one field per attribute (`type`, `workerId`, `host`,
- * `callId`, `fence`, `tenantId`, `campaignId`), are read too. */
+ * `callId`, `fence`, `tenantId`, `campaignId`), are read too.
+ */
 import { RegistryInvalidArgumentError } from '../errors.js';
 import type { SlotEvent, SlotEventType } from '../types.js';
 
@@ -27,8 +28,8 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<SlotEventType>([
 ]);
 
 /**
- * A stream entry that is not events of this registry, for example one written by hand or
- * by another program. Readers skip it (see `RedisRegistry.readEvents`).
+ * Error for a stream entry that does not contain this registry's events, for example one
+ * written by hand or by another program. Readers skip such an entry.
  */
 export class MalformedStreamEntryError extends Error {
   constructor(entryId: string, reason: string) {
@@ -88,11 +89,12 @@ export function comparePositions(a: StreamPosition, b: StreamPosition): number {
   return compareEntryIds(a.entryId, b.entryId) || a.index - b.index;
 }
 
-/** Separate the events of an entry, and the parts of an event. */
+/** Separator between the events of an entry. */
 const EVENT_SEPARATOR = '\u001e';
+/** Separator between the parts of an event. */
 const PART_SEPARATOR = '\u001f';
 
-/** The attributes of one event, as read from a stream entry. */
+/** Attributes of one event, as read from a stream entry. */
 interface EventParts {
   type: string;
   workerId: string;
@@ -172,10 +174,10 @@ export function toSlotEvents([entryId, fields]: StreamEntry, pool: string): Slot
     if (!EVENT_TYPES.has(type)) {
       throw new MalformedStreamEntryError(entryId, `unknown event type ${JSON.stringify(type)}`);
     }
-    if (
-      workerId === '' ||
-      (callId !== undefined && (callId === '' || !/^\d{1,16}$/.test(fence ?? '')))
-    ) {
+    const missingWorker = workerId === '';
+    const badReservation =
+      callId !== undefined && (callId === '' || !/^\d{1,16}$/.test(fence ?? ''));
+    if (missingWorker || badReservation) {
       throw new MalformedStreamEntryError(
         entryId,
         `a ${type} event without a worker id, call id or numeric fence`,

@@ -8,8 +8,8 @@ import type { Logger } from '@voxfleet/logger';
 import { LIBRARY_SOURCE } from './scripts.js';
 
 /**
- * Errors of FUNCTION LOAD that need no log line, because the library is already loaded or
- * the node left the pool.
+ * Errors of FUNCTION LOAD that need no log line: the library is already loaded, or the
+ * client closed its connection to the node.
  */
 const EXPECTED_LOAD_FAILURES = ['already exists', 'Connection is closed'];
 
