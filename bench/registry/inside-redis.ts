@@ -1,8 +1,9 @@
 /**
- * Registry functions timed inside Redis: `npm run bench:registry-lua`. One `EVAL` defines
- * the library's Lua, registers 1,000 workers, then times with `TIME` batches of 8 reserves,
- * 8 confirms and 8 releases, so the network and the client play no part. Baselines in the
- * same run, on the same redis-server:
+ * Registry functions timed inside Redis: `npm run bench:registry-lua`. A test library holds
+ * the registry library's Lua and functions that register 1,000 workers, then time with
+ * `TIME` batches of 8 reserves, 8 confirms and 8 releases, so the network and the client
+ * play no part. The loops run as functions (`FCALL`), as the registry's code does.
+ * Baselines in the same run, on the same redis-server:
  * - the same commands that a batched cycle sends, with fixed arguments and no Lua logic
  *   around them, which is what the commands themselves cost;
  * - the same reserves, confirms and releases run one at a time through each operation's own
@@ -26,24 +27,26 @@ function libraryBody(): string {
 }
 
 /**
- * Returns Lua that registers 1,000 workers, runs `CYCLES` cycles, each batch of reserves,
- * confirms or releases with `runBatch`, and returns the microseconds the batches took.
+ * Returns the Lua of a function that registers 1,000 workers, runs `CYCLES` cycles, each
+ * batch of reserves, confirms or releases with `runBatch`, and returns the microseconds the
+ * batches took.
  */
-function cycleScript(runBatch: string): string {
-  return `${libraryBody()}
+function cycleFunction(name: string, runBatch: string): string {
+  return `
+local function run_batch_${name}(argv)
+  ${runBatch}
+end
+redis.register_function('${name}', function(KEYS, ARGV)
 bind(KEYS, ARGV)
 for i = 1, 1000 do
   register({ ARGV[1], ARGV[2], 'w' .. i, 'http://127.0.0.1:7801/' .. i, 'host-1',
     '{"lang":"en"}', '["l4:lang2:en"]', '600000', '' })
 end
-local function run_batch(argv)
-  ${runBatch}
-end
 local elapsed = 0
 local function timed(argv)
   local started = redis.call('TIME')
   bind(KEYS, ARGV)
-  local replies = run_batch(argv)
+  local replies = run_batch_${name}(argv)
   local ended = redis.call('TIME')
   elapsed = elapsed + (ended[1] - started[1]) * 1e6 + (ended[2] - started[2])
   return replies
@@ -57,19 +60,24 @@ for i = 1, ${CYCLES / BATCH} do
       argv[#argv + 1] = v
     end
   end
-  local reserved = timed(argv)
+  -- The batch function reuses its reply table in the next call, so the ids are copied.
+  local replies, worker_ids = timed(argv), {}
+  for b = 1, ${BATCH} do
+    worker_ids[b] = replies[b][2]
+  end
   for _, kind in ipairs({ 'confirm', 'release' }) do
     argv = { ARGV[1], ARGV[2] }
     for b = 1, ${BATCH} do
       local n = i * ${BATCH} + b
-      for _, v in ipairs({ kind, '2', reserved[b][2], 'token' .. n }) do
+      for _, v in ipairs({ kind, '2', worker_ids[b], 'token' .. n }) do
         argv[#argv + 1] = v
       end
     end
     timed(argv)
   end
 end
-return elapsed`;
+return elapsed
+end)`;
 }
 
 /** Lua body of `run_batch` that runs a batch through the batch function, as the client does. */
@@ -91,11 +99,12 @@ const ONE_AT_A_TIME = `
   return replies`;
 
 /**
- * Returns Lua that sends the commands of `CYCLES` batched cycles, with fixed arguments and
- * no other work, and returns the microseconds they took.
+ * Returns the Lua of a function that sends the commands of `CYCLES` batched cycles, with
+ * fixed arguments and no other work, and returns the microseconds they took.
  */
-function commandsOnlyScript(): string {
+function commandsOnlyFunction(name: string): string {
   return `
+redis.register_function('${name}', function(KEYS, ARGV)
 local K_IDLE, K_WORKERS, K_DEADLINES, K_HOLDERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_EVENTS, K_FENCE = KEYS[5], KEYS[6]
 local record = string.rep('x', 150)
@@ -144,13 +153,28 @@ for i = 1, ${CYCLES / BATCH} do
   redis.call('XADD', K_EVENTS, 'MAXLEN', '~', 10000, '*', 'events', events)
 end
 local ended = redis.call('TIME')
-return (ended[1] - started[1]) * 1e6 + (ended[2] - started[2])`;
+return (ended[1] - started[1]) * 1e6 + (ended[2] - started[2])
+end)`;
 }
 
-/** Runs `script` on an empty database and returns the microseconds per cycle it reports. */
-async function microsPerCycle(redis: Redis, script: string, keys: string[]): Promise<number> {
+/** Returns the test library: the registry's Lua and the three timed loops. */
+function benchLibrary(): string {
+  return [
+    '#!lua name=voxfleet_registry_inside_redis',
+    libraryBody(),
+    cycleFunction('bench_batched', BATCHED),
+    cycleFunction('bench_one_at_a_time', ONE_AT_A_TIME),
+    commandsOnlyFunction('bench_commands_only'),
+  ].join('\n');
+}
+
+/**
+ * Calls the timed loop `name` on an empty database and returns the microseconds per cycle
+ * it reports.
+ */
+async function microsPerCycle(redis: Redis, name: string, keys: string[]): Promise<number> {
   await redis.flushall();
-  const micros = Number(await redis.eval(script, keys.length, ...keys, '10000', 'bench'));
+  const micros = Number(await redis.fcall(name, keys.length, ...keys, '10000', 'bench'));
   return micros / CYCLES;
 }
 
@@ -164,6 +188,7 @@ async function main(): Promise<void> {
   const server = await startRedis();
   const redis = new Redis(server.url);
   try {
+    await redis.function('LOAD', 'REPLACE', benchLibrary());
     const poolKeys = POOL_KEY_NAMES.map((name) => `bench:{bench}:${name}`);
     const commandKeys = ['idle', 'workers', 'deadlines', 'holders', 'events', 'fence'].map(
       (name) => `commands:{bench}:${name}`,
@@ -173,9 +198,9 @@ async function main(): Promise<void> {
     const commands: number[] = [];
     // Rounds alternate the cases, so a slow period on the machine hits each alike.
     for (let round = 0; round < ROUNDS; round += 1) {
-      batched.push(await microsPerCycle(redis, cycleScript(BATCHED), poolKeys));
-      alone.push(await microsPerCycle(redis, cycleScript(ONE_AT_A_TIME), poolKeys));
-      commands.push(await microsPerCycle(redis, commandsOnlyScript(), commandKeys));
+      batched.push(await microsPerCycle(redis, 'bench_batched', poolKeys));
+      alone.push(await microsPerCycle(redis, 'bench_one_at_a_time', poolKeys));
+      commands.push(await microsPerCycle(redis, 'bench_commands_only', commandKeys));
     }
     const cycle = median(batched);
     const oneAtATime = median(alone);
