@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { test } from 'node:test';
 import {
   openRegistry,
   RegistryClosedError,
@@ -17,30 +16,9 @@ import {
 import { MAX_LABELS } from '../src/validate.js';
 import { LIBRARY_NAME, POOL_KEY_NAMES } from '../src/redis/scripts.js';
 import { reserveRequest, worker } from './contract.js';
-import { startTestRedis, type TestRedis } from './redis-server.js';
+import { useTestRedis } from './redis-server.js';
 
-let redis: TestRedis | undefined;
-let admin: Redis | undefined;
-
-function server(): TestRedis {
-  assert.ok(redis, 'redis-server did not start');
-  return redis;
-}
-
-function client(): Redis {
-  assert.ok(admin, 'no admin connection');
-  return admin;
-}
-
-before(async () => {
-  redis = await startTestRedis();
-  admin = new Redis(redis.url);
-});
-
-after(async () => {
-  admin?.disconnect();
-  await redis?.dispose();
-});
+const { server, client } = useTestRedis();
 
 /** Calls of the named library function since the last `CONFIG RESETSTAT`. */
 async function functionCalls(): Promise<number> {
@@ -112,6 +90,17 @@ test('redis maxBatch 1 sends every operation on its own', async () => {
     assert.equal(await functionCalls(), 5);
   } finally {
     await registry.close();
+  }
+});
+
+test('redis eventStreamMaxLength below 1 is rejected', async () => {
+  for (const eventStreamMaxLength of [0, -1, 2.5, Number.NaN]) {
+    await assert.rejects(
+      openRegistry(server().url, { eventStreamMaxLength }),
+      (err: unknown) =>
+        err instanceof RegistryInvalidArgumentError && err.message.includes('eventStreamMaxLength'),
+      `eventStreamMaxLength ${eventStreamMaxLength}`,
+    );
   }
 });
 

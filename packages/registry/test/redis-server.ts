@@ -3,12 +3,15 @@
  * directory. `stop()` ends the process; `start()` again reuses the same port, which is how
  * the restart test simulates a Redis restart that loses every key.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
 
 export interface TestRedis {
   url: string;
@@ -105,6 +108,40 @@ export async function startTestRedis(): Promise<TestRedis> {
     dispose: async () => {
       await stop();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A test file's redis-server and admin connection (see `useTestRedis`). */
+export interface SharedTestRedis {
+  server: () => TestRedis;
+  client: () => Redis;
+}
+
+/**
+ * Starts a redis-server and opens an admin connection to it before the file's tests, and
+ * closes both after them. `setup` runs once on the connection, for example to load a library.
+ */
+export function useTestRedis(setup?: (admin: Redis) => Promise<unknown>): SharedTestRedis {
+  let redis: TestRedis | undefined;
+  let admin: Redis | undefined;
+  before(async () => {
+    redis = await startTestRedis();
+    admin = new Redis(redis.url);
+    await setup?.(admin);
+  });
+  after(async () => {
+    admin?.disconnect();
+    await redis?.dispose();
+  });
+  return {
+    server: () => {
+      assert.ok(redis, 'redis-server did not start');
+      return redis;
+    },
+    client: () => {
+      assert.ok(admin, 'no admin connection');
+      return admin;
     },
   };
 }

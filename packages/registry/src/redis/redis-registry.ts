@@ -174,6 +174,13 @@ export class RedisRegistry implements CapacityRegistry {
         `must be an integer from 1 to 1000, got ${String(maxBatch)}`,
       );
     }
+    const eventStreamMaxLength = options.eventStreamMaxLength ?? 10_000;
+    if (!Number.isSafeInteger(eventStreamMaxLength) || eventStreamMaxLength < 1) {
+      throw new RegistryInvalidArgumentError(
+        'eventStreamMaxLength',
+        `must be a positive integer, got ${String(eventStreamMaxLength)}`,
+      );
+    }
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     if (options.tls !== undefined && !options.location.tls) {
       throw new RegistryInvalidArgumentError(
@@ -197,7 +204,7 @@ export class RedisRegistry implements CapacityRegistry {
     const registry = new RedisRegistry(
       redis,
       options.keyPrefix ?? 'voxfleet:',
-      options.eventStreamMaxLength ?? 10_000,
+      eventStreamMaxLength,
       maxBatch,
       options.logger,
     );

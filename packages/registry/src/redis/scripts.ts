@@ -1221,11 +1221,11 @@ local function batch(argv)
   -- Every operation is read before any runs, so a malformed call changes nothing.
   local count, i, last = 0, 3, #argv
   while i <= last do
-    local name, arity = argv[i], nil
-    if ARITY_ARG[name] == argv[i + 1] then
+    local name, count_arg, arity = argv[i], argv[i + 1], nil
+    if count_arg and ARITY_ARG[name] == count_arg then
       arity = ARITY[name]
     else
-      arity = tonumber(argv[i + 1])
+      arity = tonumber(count_arg)
       if not arity or arity < 0 or arity ~= math.floor(arity)
         or (ARITY[name] and arity ~= ARITY[name]) then
         return redis.error_reply('malformed batch at argument ' .. i)
@@ -1241,6 +1241,9 @@ local function batch(argv)
 
   local now = now_ms()
   BATCHING, N_PENDING = true, 0
+  -- A call that raises after this (when the final XADD fails) leaves its replies in
+  -- REPLIES, so the next call clears up to the larger of the two lengths.
+  N_REPLIES = math.max(N_REPLIES, count)
   run_order(argv, count)
   local k = 1
   while k <= count do
