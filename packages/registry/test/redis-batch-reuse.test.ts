@@ -142,7 +142,7 @@ async function runAlone(pool: Pool, operation: Operation): Promise<unknown> {
  * in the order given.
  */
 function runOrder(operations: Operation[]): number[] {
-  const given = operations.map((_, index) => index);
+  const inGivenOrder = operations.map((_, index) => index);
   const mixed = operations.some((operation) => operation.name !== operations[0]?.name);
   const named = new Set<string>();
   let twice = false;
@@ -152,10 +152,12 @@ function runOrder(operations: Operation[]): number[] {
     if (named.has(workerId)) twice = true;
     named.add(workerId);
   }
-  if (!mixed || twice) return given;
+  if (!mixed || twice) return inGivenOrder;
   const kinds = ['confirm', 'release', 'reserve'];
-  const others = given.filter((index) => !kinds.includes(operations[index]?.name ?? ''));
-  const byKind = kinds.flatMap((kind) => given.filter((index) => operations[index]?.name === kind));
+  const others = inGivenOrder.filter((index) => !kinds.includes(operations[index]?.name ?? ''));
+  const byKind = kinds.flatMap((kind) =>
+    inGivenOrder.filter((index) => operations[index]?.name === kind),
+  );
   return [...others, ...byKind];
 }
 
@@ -398,18 +400,18 @@ function reservedWorker(reply: unknown): string {
 
 test('small batch after a large one', async () => {
   const twin = await newTwin(workerSpecs(50));
-  const held = await runBoth(
+  const firstReplies = await runBoth(
     twin,
-    Array.from({ length: 13 }, (_, i) => reserveOp(`held${i}`)),
+    Array.from({ length: 13 }, (_, i) => reserveOp(`first${i}`)),
   );
-  const heldIds = held.map(reservedWorker);
+  const heldIds = firstReplies.map(reservedWorker);
 
   const big: Operation[] = [
     ...Array.from({ length: 24 }, (_, i) =>
       reserveOp(`big${i}`, { labels: i % 6 === 0 ? { lang: 'en' } : {} }),
     ),
-    ...heldIds.slice(0, 6).map((id, i) => confirmOp(id, tokenOf(`held${i}`))),
-    ...heldIds.slice(6, 12).map((id, i) => releaseOp(id, tokenOf(`held${i + 6}`))),
+    ...heldIds.slice(0, 6).map((id, i) => confirmOp(id, tokenOf(`first${i}`))),
+    ...heldIds.slice(6, 12).map((id, i) => releaseOp(id, tokenOf(`first${i + 6}`))),
     confirmOp(heldIds[12] ?? '', 'wrong-token'),
     releaseOp('ghost', 'token'),
     { name: 'drop', args: [] },
@@ -428,21 +430,21 @@ test('small batch after a large one', async () => {
 
   const small = await runBoth(
     twin,
-    [reserveOp('small1'), releaseOp(heldIds[0] ?? '', tokenOf('held0'))],
+    [reserveOp('small1'), releaseOp(heldIds[0] ?? '', tokenOf('first0'))],
     true,
   );
   assert.equal(small.length, 2);
   reservedWorker(small[0]);
   assert.equal(small[1], 1);
 
-  const one = await runBoth(twin, [reserveOp('one')], true);
-  assert.equal(one.length, 1);
-  reservedWorker(one[0]);
+  const singleReplies = await runBoth(twin, [reserveOp('one')], true);
+  assert.equal(singleReplies.length, 1);
+  reservedWorker(singleReplies[0]);
 
   const none = await runBatch(twin.batched, []);
   assert.deepEqual(none, []);
 
-  const confirmOnly = await runBoth(twin, [confirmOp(heldIds[1] ?? '', tokenOf('held1'))], true);
+  const confirmOnly = await runBoth(twin, [confirmOp(heldIds[1] ?? '', tokenOf('first1'))], true);
   assert.deepEqual(confirmOnly, ['confirmed']);
 });
 
@@ -560,9 +562,11 @@ test('pass failing part way', async () => {
     // A healthy pool: half reserves, a quarter confirms and a quarter releases.
     const operations: Operation[] = [];
     for (let i = 0; i < size; i += 1) {
-      const held = reservations[i];
-      if (i % 4 === 1 && held) operations.push(confirmOp(held.workerId, tokenOf(held.callId)));
-      else if (i % 4 === 3 && held) operations.push(releaseOp(held.workerId, tokenOf(held.callId)));
+      const reservation = reservations[i];
+      if (i % 4 === 1 && reservation)
+        operations.push(confirmOp(reservation.workerId, tokenOf(reservation.callId)));
+      else if (i % 4 === 3 && reservation)
+        operations.push(releaseOp(reservation.workerId, tokenOf(reservation.callId)));
       else operations.push(reserveOp(`ok${round}-${i}`, { tenantId: i % 3 === 0 ? 'T' : '' }));
     }
     const replies = await runBoth(twin, operations, true);
@@ -775,8 +779,8 @@ test('two operations on one worker', async () => {
 
 test('unknown operations fail alone', async () => {
   const twin = await newTwin(workerSpecs(6));
-  const [held] = await runBoth(twin, [reserveOp('c0')]);
-  const heldId = reservedWorker(held);
+  const [firstReply] = await runBoth(twin, [reserveOp('c0')]);
+  const heldId = reservedWorker(firstReply);
 
   const mixed = await runBoth(
     twin,
@@ -1168,10 +1172,10 @@ class RandomWorkload {
       index = Math.floor(this.random() * this.known.length);
     }
     chosen.add(index);
-    const held = this.known[index];
-    assert.ok(held !== undefined);
-    const token = roll < 0.12 ? 'wrong-token' : held.token;
-    return { name, args: [held.workerId, token] };
+    const target = this.known[index];
+    assert.ok(target !== undefined);
+    const token = roll < 0.12 ? 'wrong-token' : target.token;
+    return { name, args: [target.workerId, token] };
   }
 
   nextBatch(): Operation[] {
@@ -1377,7 +1381,7 @@ async function runClientWorkload(
     notReleased: 0,
     log: [],
   };
-  const kept: { registry: CapacityRegistry; reservation: Reservation }[] = [];
+  const keptReservations: { registry: CapacityRegistry; reservation: Reservation }[] = [];
   const tenantIds = [...options.tenantLimits.keys()];
 
   const caller = async (index: number) => {
@@ -1428,7 +1432,7 @@ async function runClientWorkload(
       }
       const releaseRoll = random();
       if (releaseRoll < 0.1) {
-        kept.push({ registry, reservation });
+        keptReservations.push({ registry, reservation });
         log.push('kept');
         continue;
       }
@@ -1449,12 +1453,15 @@ async function runClientWorkload(
   await Promise.all(Array.from({ length: options.callers }, (_, index) => caller(index)));
 
   const finalReleases = await Promise.all(
-    kept.map(({ registry, reservation }) =>
+    keptReservations.map(({ registry, reservation }) =>
       registry.release(reservation.workerId, reservation.token),
     ),
   );
-  assert.deepEqual(new Set(finalReleases), kept.length === 0 ? new Set() : new Set([true]));
-  outcomes.released += kept.length;
+  assert.deepEqual(
+    new Set(finalReleases),
+    keptReservations.length === 0 ? new Set() : new Set([true]),
+  );
+  outcomes.released += keptReservations.length;
   return outcomes;
 }
 
@@ -1464,22 +1471,22 @@ async function runClientWorkload(
  * its limit. Returns the number of events of each type.
  */
 function replayEvents(events: SlotEvent[], tenantLimits: Map<string, number>): Map<string, number> {
-  const held = new Map<string, { fence: number; confirmed: boolean; tenantId?: string }>();
+  const open = new Map<string, { fence: number; confirmed: boolean; tenantId?: string }>();
   const tenantCounts = new Map<string, number>();
   const types = new Map<string, number>();
   let lastFence = 0;
   for (const event of events) {
     types.set(event.type, (types.get(event.type) ?? 0) + 1);
-    const current = held.get(event.workerId);
+    const current = open.get(event.workerId);
     const where = `event ${event.id} (${event.type} ${event.workerId} ${event.callId})`;
     if (event.type === 'reserved') {
-      assert.equal(current, undefined, `${where}: worker already held`);
+      assert.equal(current, undefined, `${where}: worker already open`);
       assert.ok(
         (event.fence ?? 0) > lastFence,
         `${where}: fence ${event.fence} after ${lastFence}`,
       );
       lastFence = event.fence ?? 0;
-      held.set(event.workerId, {
+      open.set(event.workerId, {
         fence: event.fence ?? 0,
         confirmed: false,
         ...(event.tenantId === undefined ? {} : { tenantId: event.tenantId }),
@@ -1491,14 +1498,14 @@ function replayEvents(events: SlotEvent[], tenantLimits: Map<string, number>): M
         assert.ok(count <= limit, `${where}: tenant ${event.tenantId} has ${count} of ${limit}`);
       }
     } else if (event.type === 'confirmed') {
-      assert.ok(current, `${where}: not held`);
+      assert.ok(current, `${where}: not open`);
       assert.equal(current.fence, event.fence, `${where}: fence`);
       assert.equal(current.confirmed, false, `${where}: confirmed twice`);
       current.confirmed = true;
     } else if (event.type === 'released') {
-      assert.ok(current, `${where}: not held`);
+      assert.ok(current, `${where}: not open`);
       assert.equal(current.fence, event.fence, `${where}: fence`);
-      held.delete(event.workerId);
+      open.delete(event.workerId);
       if (current.tenantId !== undefined) {
         tenantCounts.set(current.tenantId, (tenantCounts.get(current.tenantId) ?? 0) - 1);
       }
@@ -1506,7 +1513,7 @@ function replayEvents(events: SlotEvent[], tenantLimits: Map<string, number>): M
       assert.equal(event.type, 'registered', `${where}: unexpected event`);
     }
   }
-  assert.equal(held.size, 0, 'every reservation was released');
+  assert.equal(open.size, 0, 'every reservation was released');
   return types;
 }
 
