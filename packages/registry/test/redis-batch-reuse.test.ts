@@ -487,10 +487,8 @@ test('malformed batch changes nothing', async () => {
 });
 
 test('batch ending in a bare name', async () => {
-  // An operation name as the last argument, with no argument count after it, is malformed.
-  // NOTE: the batch function rejects a bare 'confirm' so, but for a name it does not batch
-  // it raises a Lua error ("attempt to perform arithmetic on local 'arity'"), so this
-  // test fails until that is fixed.
+  // An operation name as the last argument, with no argument count after it, is malformed,
+  // whether or not the batch function batches that name.
   const pool = newPool();
   await registerWorker(pool, { id: 'w1' });
   for (const name of ['confirm', 'drop']) {
@@ -581,9 +579,8 @@ test('pass failing part way', async () => {
 
 test('replies after a batch that raises', async () => {
   // The final XADD of a batch fails when the events key has the wrong type, so the FCALL
-  // raises after it has filled its reply table. The next batch must still return exactly
-  // one reply per operation. NOTE: it fails now, because the raise skips the update of
-  // N_REPLIES, so the next smaller batch returns the stale replies after its own.
+  // raises after it has filled its reply table. The next, smaller batch must still return
+  // exactly one reply per operation, without the stale replies after its own.
   const own = await startTestRedis();
   const connection = new Redis(own.url);
   try {

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import {
@@ -32,13 +32,7 @@ import {
 import { connectWithin, createClient } from '../src/redis/connection.js';
 import { LIBRARY_NAME } from '../src/redis/scripts.js';
 import { reserveRequest, worker } from './contract.js';
-import {
-  callNode,
-  startTestCluster,
-  waitUntil,
-  type RedisProcess,
-  type TestCluster,
-} from './redis-topology.js';
+import { callNode, useTestCluster, waitUntil, type RedisProcess } from './redis-topology.js';
 
 const POOL = 'default';
 const WORKER_COUNT = 6;
@@ -52,22 +46,11 @@ const HEARTBEAT_INTERVAL_MS = 200;
 /** Reservations the loops must make after each move before the next step starts. */
 const RESERVATIONS_BETWEEN_MOVES = 50;
 
-let cluster: TestCluster | undefined;
-/** Every registry the test opened. `after` closes them before the cluster stops. */
+/** Every registry the test opened, closed after the tests before the cluster stops. */
 const registries: CapacityRegistry[] = [];
 
-function server(): TestCluster {
-  assert.ok(cluster, 'the Redis Cluster did not start');
-  return cluster;
-}
-
-before(async () => {
-  cluster = await startTestCluster(3);
-});
-
-after(async () => {
+const server = useTestCluster(3, async () => {
   for (const registry of registries) await registry.close();
-  await cluster?.dispose();
 });
 
 /** Returns the port of the primary that owns `slot`, from `CLUSTER SLOTS` of `port`. */

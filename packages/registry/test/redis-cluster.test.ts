@@ -4,26 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openRegistry } from '../src/index.js';
 import { runContractSuite, reserveRequest, worker } from './contract.js';
-import { callNode, startTestCluster, type TestCluster } from './redis-topology.js';
+import { callNode, useTestCluster } from './redis-topology.js';
 
-let cluster: TestCluster | undefined;
-
-function server(): TestCluster {
-  assert.ok(cluster, 'the Redis Cluster did not start');
-  return cluster;
-}
-
-before(async () => {
-  cluster = await startTestCluster(3);
-});
-
-after(async () => {
-  await cluster?.dispose();
-});
+const server = useTestCluster(3);
 
 /** Deletes every key that starts with `prefix`, one at a time, on every node. */
 async function deleteKeys(prefix: string): Promise<void> {

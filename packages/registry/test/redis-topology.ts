@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
@@ -130,6 +131,28 @@ export interface TestCluster {
    */
   addPrimary(): Promise<RedisProcess>;
   dispose(): Promise<void>;
+}
+
+/**
+ * Starts a Redis Cluster of `primaries` primaries before the file's tests and stops it
+ * after them, once `beforeDispose` has run. Returns a function that returns the cluster.
+ */
+export function useTestCluster(
+  primaries: number,
+  beforeDispose?: () => Promise<void>,
+): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  before(async () => {
+    cluster = await startTestCluster(primaries);
+  });
+  after(async () => {
+    await beforeDispose?.();
+    await cluster?.dispose();
+  });
+  return () => {
+    assert.ok(cluster, 'the Redis Cluster did not start');
+    return cluster;
+  };
 }
 
 /**
