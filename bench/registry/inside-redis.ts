@@ -9,11 +9,16 @@
  * - the same reserves, confirms and releases run one at a time through each operation's own
  *   function instead of the batch's passes.
  *
+ * It also times mixed batches and the parts they spend on (see `batch-parts.ts`).
+ *
  * The last line has the form
- * `cycle_us=<x> commands_only_us=<y> lua_over_commands=<x/y> one_at_a_time_over_batched=<z>`.
+ * `cycle_us=<x> commands_only_us=<y> lua_over_commands=<x/y> one_at_a_time_over_batched=<z>
+ * mixed_cycle_us=<m> no_events_over_mixed=<a> no_record_rewrite_over_mixed=<b>
+ * no_pass_hset_over_mixed=<c> new_table_over_refilled=<d>`, on one line.
  */
 import { Redis } from 'ioredis';
 import { LIBRARY_SOURCE, POOL_KEY_NAMES } from '../../packages/registry/src/redis/scripts.js';
+import { mixedMicrosPerCycle, partsLibrary, tableFillMicros, VARIANTS } from './batch-parts.js';
 import { startRedis } from './redis-server.js';
 
 const CYCLES = 8_000;
@@ -189,6 +194,12 @@ async function main(): Promise<void> {
   const redis = new Redis(server.url);
   try {
     await redis.function('LOAD', 'REPLACE', benchLibrary());
+    for (const [index, variant] of VARIANTS.entries()) {
+      await redis.function('LOAD', 'REPLACE', partsLibrary(libraryBody(), variant, index === 0));
+    }
+    const mixed = new Map<string, number[]>(VARIANTS.map((variant) => [variant.name, []]));
+    const newTable: number[] = [];
+    const refilledTable: number[] = [];
     const poolKeys = POOL_KEY_NAMES.map((name) => `bench:{bench}:${name}`);
     const commandKeys = ['idle', 'workers', 'deadlines', 'holders', 'events', 'fence'].map(
       (name) => `commands:{bench}:${name}`,
@@ -201,7 +212,14 @@ async function main(): Promise<void> {
       batched.push(await microsPerCycle(redis, 'bench_batched', poolKeys));
       alone.push(await microsPerCycle(redis, 'bench_one_at_a_time', poolKeys));
       commands.push(await microsPerCycle(redis, 'bench_commands_only', commandKeys));
+      for (const variant of VARIANTS) {
+        mixed.get(variant.name)?.push(await mixedMicrosPerCycle(redis, variant, poolKeys));
+      }
+      newTable.push(await tableFillMicros(redis, 'new'));
+      refilledTable.push(await tableFillMicros(redis, 'refilled'));
     }
+    const mixedMedian = (name: string) => median(mixed.get(name) ?? []);
+    const mixedCycle = mixedMedian('full');
     const cycle = median(batched);
     const oneAtATime = median(alone);
     const commandsOnly = median(commands);
@@ -212,10 +230,23 @@ async function main(): Promise<void> {
     console.log(`  batched cycle:             ${cycle.toFixed(2)} µs`);
     console.log(`  one operation at a time:   ${oneAtATime.toFixed(2)} µs`);
     console.log(`  commands only, no Lua:     ${commandsOnly.toFixed(2)} µs`);
+    console.log('mixed batches of 3 reserves, 3 confirms and 3 releases, µs per cycle:');
+    for (const variant of VARIANTS) {
+      console.log(`  ${variant.name.padEnd(26)} ${mixedMedian(variant.name).toFixed(2)} µs`);
+    }
+    console.log(
+      `a Lua table filled with 8 values: new ${median(newTable).toFixed(3)} µs, ` +
+        `refilled ${median(refilledTable).toFixed(3)} µs`,
+    );
     console.log(
       `cycle_us=${cycle.toFixed(2)} commands_only_us=${commandsOnly.toFixed(2)} ` +
         `lua_over_commands=${(cycle / commandsOnly).toFixed(2)} ` +
-        `one_at_a_time_over_batched=${(oneAtATime / cycle).toFixed(2)}`,
+        `one_at_a_time_over_batched=${(oneAtATime / cycle).toFixed(2)} ` +
+        `mixed_cycle_us=${mixedCycle.toFixed(2)} ` +
+        `no_events_over_mixed=${(mixedMedian('no_events') / mixedCycle).toFixed(2)} ` +
+        `no_record_rewrite_over_mixed=${(mixedMedian('no_record_rewrite') / mixedCycle).toFixed(2)} ` +
+        `no_pass_hset_over_mixed=${(mixedMedian('no_pass_hset') / mixedCycle).toFixed(2)} ` +
+        `new_table_over_refilled=${(median(newTable) / median(refilledTable)).toFixed(2)}`,
     );
   } finally {
     redis.disconnect();

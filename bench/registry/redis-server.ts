@@ -12,6 +12,8 @@ import { join } from 'node:path';
 
 export interface BenchRedis {
   url: string;
+  /** Process id of the redis-server, for reading its CPU time from /proc. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function startRedis(): Promise<BenchRedis> {
   });
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
     stop: async () => {
       process.off('exit', stopOnExit);
       if (child.exitCode === null && child.signalCode === null) {
